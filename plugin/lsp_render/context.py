@@ -132,6 +132,9 @@ class RenderRequest:
         and the policy come from here, never from ``ARGOCD_ENV_*``.
     verbose
         ``--verbose``: more detail on stderr (never a secret value).
+    kube_version_from_flag, api_versions_from_flag
+        Whether those came from the command line (which beats ``lsp-render.yaml``)
+        rather than from Argo CD's environment (which it beats).
     """
 
     app_dir: Path
@@ -148,6 +151,8 @@ class RenderRequest:
     secrets: SecretOptions = field(default_factory=SecretOptions)
     environ: Mapping[str, str] = field(default_factory=dict)
     verbose: bool = False
+    kube_version_from_flag: bool = False
+    api_versions_from_flag: bool = False
 
     @property
     def label(self) -> str:

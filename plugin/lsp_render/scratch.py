@@ -10,7 +10,6 @@ repository itself is never written.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -58,7 +57,7 @@ def mirror(repo_root: Path, target: Path, scratch: Path) -> Path:
     real = repo_root
     fake = root
     for part in rel.parts:
-        for entry in sorted(os.listdir(real)):
+        for entry in sorted(child.name for child in real.iterdir()):
             if entry in {part, ".git"}:
                 continue
             link = fake / entry

@@ -1,0 +1,155 @@
+"""Read what Argo CD hands a plugin: its environment variables and ``ARGOCD_APP_PARAMETERS``.
+
+See ``reference/argocd-cmp.md``. ``PARAM_*`` variables are ignored: they are lossy,
+so the JSON is parsed instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lsp_render.context import AppInfo, PluginParams
+from lsp_render.errors import InputError
+
+__all__ = [
+    "app_info",
+    "env_name",
+    "kube_api_versions",
+    "plugin_params",
+    "release_name_from_app",
+    "repo_root_from_source_path",
+]
+
+
+def plugin_params(environ: Mapping[str, str]) -> PluginParams:
+    """Parse ``ARGOCD_APP_PARAMETERS`` (compact JSON, possibly ``null`` or absent).
+
+    Raises
+    ------
+    InputError
+        When the variable is not valid JSON or not a list of parameter objects.
+    """
+    raw_text = environ.get("ARGOCD_APP_PARAMETERS", "").strip()
+    if not raw_text:
+        return PluginParams()
+    try:
+        entries = json.loads(raw_text)
+    except json.JSONDecodeError as exc:
+        msg = f"ARGOCD_APP_PARAMETERS is not valid JSON: {exc.msg} at column {exc.colno}"
+        raise InputError(msg) from None
+    if entries is None:
+        return PluginParams()
+    if not isinstance(entries, list):
+        msg = "ARGOCD_APP_PARAMETERS must be a JSON list of parameters"
+        raise InputError(msg)
+    raw: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            msg = f"ARGOCD_APP_PARAMETERS[{index}] is not a parameter object with a name"
+            raise InputError(msg)
+        raw[entry["name"]] = _parameter_value(entry, index)
+    return PluginParams(
+        env=_string(raw, "env"),
+        values_files=_array(raw, "values-files"),
+        helm_parameters=_map(raw, "helm-parameters"),
+        release_name=_string(raw, "release-name"),
+        namespace=_string(raw, "namespace"),
+        raw=raw,
+    )
+
+
+def _parameter_value(entry: Mapping[str, Any], index: int) -> Any:
+    for key in ("map", "array", "string"):
+        if key in entry and entry[key] is not None:
+            value = entry[key]
+            ok = (
+                (key == "string" and isinstance(value, str))
+                or (key == "array" and isinstance(value, list))
+                or (key == "map" and isinstance(value, dict))
+            )
+            if not ok:
+                msg = (
+                    f"ARGOCD_APP_PARAMETERS[{index}] ({entry['name']}): '{key}' has the wrong type"
+                )
+                raise InputError(msg)
+            return value
+    return None
+
+
+def _string(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        msg = f"plugin parameter '{name}' must be a string"
+        raise InputError(msg)
+    return value
+
+
+def _array(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = raw.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"plugin parameter '{name}' must be an array of strings"
+        raise InputError(msg)
+    return tuple(v for v in value if v)
+
+
+def _map(raw: Mapping[str, Any], name: str) -> tuple[tuple[str, str], ...]:
+    value = raw.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        msg = f"plugin parameter '{name}' must be a map"
+        raise InputError(msg)
+    return tuple((str(k), "" if v is None else str(v)) for k, v in value.items())
+
+
+def kube_api_versions(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Split ``KUBE_API_VERSIONS`` (comma-joined ``group/version`` and ``group/version/Kind``)."""
+    text = environ.get("KUBE_API_VERSIONS", "")
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def release_name_from_app(app_name: str) -> str:
+    """Turn ``ARGOCD_APP_NAME`` into a release name.
+
+    Argo CD names apps outside its control-plane namespace ``<namespace>_<name>``;
+    ``_`` is not allowed in Kubernetes names, so the part after it is the app's name.
+    """
+    return app_name.split("_", 1)[1] if "_" in app_name else app_name
+
+
+def app_info(environ: Mapping[str, str], app_dir: Path) -> AppInfo:
+    """Build ``app.*`` from Argo CD's variables, falling back to the directory name."""
+    name = environ.get("ARGOCD_APP_NAME") or app_dir.name
+    return AppInfo(
+        name=release_name_from_app(name),
+        namespace=environ.get("ARGOCD_APP_NAMESPACE", ""),
+        project=environ.get("ARGOCD_APP_PROJECT_NAME", ""),
+        revision=environ.get("ARGOCD_APP_REVISION", ""),
+    )
+
+
+def env_name(environ: Mapping[str, str], params: PluginParams, flag: str | None) -> str | None:
+    """Pick the environment: ``--env``, else parameter ``env``, else ``ARGOCD_ENV_ENV``."""
+    return flag or params.env or environ.get("ARGOCD_ENV_ENV") or None
+
+
+def repo_root_from_source_path(app_dir: Path, environ: Mapping[str, str]) -> Path | None:
+    """Find the repository root from ``ARGOCD_APP_SOURCE_PATH`` when the app dir ends with it."""
+    source = environ.get("ARGOCD_APP_SOURCE_PATH", "").strip().strip("/")
+    if not source or source == ".":
+        return app_dir if source == "." else None
+    parts = Path(source).parts
+    if ".." in parts or len(parts) > len(app_dir.parts):
+        return None
+    if app_dir.parts[-len(parts) :] != parts:
+        return None
+    return Path(*app_dir.parts[: -len(parts)])

@@ -1,0 +1,268 @@
+"""The render pipeline: detect -> render -> patch -> substitute, handing on plain values.
+
+``render`` returns the final documents; nothing is printed here, so a failure
+at any stage leaves stdout empty.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsp_render.config import CONFIG_FILE, AppConfig, HelmConfig, load_app_config
+from lsp_render.detect import AppKind, detect_kind
+from lsp_render.errors import InputError, LspRenderError, RenderError
+from lsp_render.manifests import Document, is_blank
+from lsp_render.paths import resolve_inside
+from lsp_render.repoconfig import (
+    RepoConfig,
+    find_repo_config,
+    format_set,
+    helm_set_args,
+    load_envdata,
+)
+
+if TYPE_CHECKING:
+    from lsp_render.context import RenderRequest
+    from lsp_render.sources.helm import HelmInputs
+
+__all__ = ["RenderPlan", "plan", "render", "template_context"]
+
+_API_VERSION = re.compile(r"^[\"']?apiVersion[\"']?[ \t]*:", re.MULTILINE)
+_KIND = re.compile(r"^[\"']?kind[\"']?[ \t]*:", re.MULTILINE)
+
+
+def template_context(
+    request: RenderRequest, envdata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the read-only Jinja2 context of SPEC section 4."""
+    return {
+        "app": request.app.as_dict(),
+        "env": request.env or "",
+        "kube_version": request.kube_version or "",
+        "params": dict(request.params.raw),
+        "envdata": envdata or {},
+    }
+
+
+class RenderPlan:
+    """What a render will do, decided before any engine runs.
+
+    Attributes
+    ----------
+    kind
+        The application kind.
+    config
+        The parsed ``lsp-render.yaml`` (None without one).
+    repo_config
+        The ``lsp-render-repo.yaml`` that applies (None without one).
+    context
+        The Jinja2 context, ``envdata`` included.
+    """
+
+    def __init__(
+        self,
+        kind: AppKind,
+        config: AppConfig | None,
+        repo_config: RepoConfig | None,
+        context: dict[str, Any],
+    ) -> None:
+        self.kind = kind
+        self.config = config
+        self.repo_config = repo_config
+        self.context = context
+
+
+def plan(request: RenderRequest) -> RenderPlan:
+    """Load the configuration files and detect the kind of the application."""
+    repo_config = find_repo_config(request.app_dir, request.repo_root)
+    context = template_context(request)
+    if repo_config is not None:
+        context["envdata"] = load_envdata(repo_config, request.env, context, request.repo_root)
+    config = load_app_config(
+        request.app_dir, request.repo_root, context, label=f"{request.label}/{CONFIG_FILE}"
+    )
+    kind = detect_kind(request.app_dir, config, label=request.label)
+    return RenderPlan(kind, config, repo_config, context)
+
+
+def render(request: RenderRequest) -> list[Document]:
+    """Render one application into its final documents (secrets substituted).
+
+    Raises
+    ------
+    LspRenderError
+        Any failure, with its exit code; nothing has been printed.
+    """
+    the_plan = plan(request)
+    docs = _render_kind(request, the_plan)
+    docs = [doc for doc in docs if not is_blank(doc.text)]
+    _check_objects(docs, request, the_plan.kind)
+    from lsp_render import secrets
+
+    return secrets.substitute_documents(docs, request)
+
+
+def _render_kind(request: RenderRequest, the_plan: RenderPlan) -> list[Document]:
+    config = the_plan.config
+    if the_plan.kind is AppKind.PLAIN:
+        from lsp_render.sources.plain import load_plain
+
+        return load_plain(
+            request.app_dir,
+            request.repo_root,
+            config.plain if config is not None else None,
+            label=request.label,
+        )
+    if the_plan.kind is AppKind.HELM:
+        return _render_helm(request, the_plan)
+    from lsp_render.sources import kustomize
+
+    kustomize_dir = request.app_dir
+    if config is not None and config.kustomize is not None:
+        kustomize_dir = resolve_inside(
+            request.repo_root,
+            request.app_dir,
+            config.kustomize.path,
+            what=f"{request.label}/{CONFIG_FILE}: kustomize.path",
+        )
+    if the_plan.kind is AppKind.KUSTOMIZE:
+        return kustomize.build(kustomize_dir, label=request.label, environ=request.environ)
+    helm_docs = _render_helm(request, the_plan)
+    return kustomize.build_hybrid(
+        helm_docs, kustomize_dir, request.repo_root, label=request.label, environ=request.environ
+    )
+
+
+def _render_helm(request: RenderRequest, the_plan: RenderPlan) -> list[Document]:
+    from lsp_render.sources.helm import render_chart
+
+    return render_chart(helm_inputs(request, the_plan))
+
+
+def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
+    """Decide every input of the Helm render (flags > parameters > config > environment)."""
+    from lsp_render.sources.helm import HelmInputs
+
+    config = the_plan.config
+    helm = config.helm if config is not None and config.helm is not None else HelmConfig.model_validate({})
+    where = f"{request.label}/{CONFIG_FILE}"
+    if helm.repo is not None:
+        msg = f"{where}: helm.repo: remote charts are not supported yet; vendor the chart"
+        raise InputError(msg)
+    chart_dir = resolve_inside(
+        request.repo_root, request.app_dir, helm.chart, what=f"{where}: helm.chart"
+    )
+    if not (chart_dir / "Chart.yaml").is_file():
+        msg = f"{request.label}: no Chart.yaml in chart directory '{helm.chart}'"
+        raise InputError(msg)
+    value_files = _value_files(request, helm, chart_dir)
+    sets: list[str] = []
+    if the_plan.repo_config is not None and request.env is not None:
+        sets.extend(helm_set_args(the_plan.repo_config, request.app_dir, the_plan.context))
+    sets.extend(format_set(k, v) for k, v in helm.set.items())
+    sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
+    sets.extend(request.set_values)
+    kube_version = request.kube_version if request.kube_version_from_flag else None
+    kube_version = kube_version or helm.kube_version or request.kube_version
+    api_versions = request.api_versions if request.api_versions_from_flag else ()
+    if not api_versions:
+        api_versions = tuple(helm.api_versions) if helm.api_versions else request.api_versions
+    values: dict[str, Any] = dict(helm.values)
+    files: tuple[Path, ...] = tuple(value_files)
+    if config is not None and config.secrets.resolve_in_values:
+        values = _resolved_values(request, value_files, values)
+        files = ()
+    return HelmInputs(
+        chart_dir=chart_dir,
+        repo_root=request.repo_root,
+        release_name=request.release_name
+        or request.params.release_name
+        or helm.release_name
+        or request.app.name,
+        namespace=request.namespace
+        or request.params.namespace
+        or helm.namespace
+        or request.app.namespace
+        or "default",
+        value_files=files,
+        values=values,
+        set_values=tuple(sets),
+        include_crds=helm.include_crds,
+        skip_tests=helm.skip_tests,
+        kube_version=kube_version,
+        api_versions=tuple(api_versions),
+    )
+
+
+def _value_files(request: RenderRequest, helm: HelmConfig, chart_dir: Path) -> list[Path]:
+    app_dir = request.app_dir
+    if request.params.values_files:
+        names = list(request.params.values_files)
+        origin = "plugin parameter values-files"
+    elif helm.value_files is not None:
+        names = list(helm.value_files)
+        origin = f"{request.label}/{CONFIG_FILE}: helm.valueFiles"
+    elif request.env:
+        names = ["values.yaml", f"values-{request.env}.yaml"]
+        origin = f"environment '{request.env}'"
+    else:
+        has_own = (app_dir / "values.yaml").is_file() and chart_dir != app_dir
+        names = ["values.yaml"] if has_own else []
+        origin = "default value files"
+    paths: list[Path] = []
+    for name in names:
+        path = resolve_inside(request.repo_root, app_dir, name, what=origin)
+        if not path.is_file():
+            if helm.ignore_missing_value_files:
+                continue
+            rel = _rel(path, request.repo_root)
+            msg = f"{request.label}: value file '{rel}' ({origin}) does not exist"
+            raise InputError(msg)
+        paths.append(path)
+    for name in request.value_files:
+        path = Path(name).resolve()
+        if not path.is_file():
+            msg = f"{request.label}: value file '{name}' (--values) does not exist"
+            raise InputError(msg)
+        paths.append(path)
+    return paths
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _resolved_values(
+    request: RenderRequest, value_files: list[Path], inline: dict[str, Any]
+) -> dict[str, Any]:
+    from lsp_render import secrets
+    from lsp_render.sources.helm import load_values_file, merge_values
+
+    merged: dict[str, Any] = {}
+    for path in value_files:
+        merged = merge_values(merged, load_values_file(path, label=_rel(path, request.repo_root)))
+    merged = merge_values(merged, inline)
+    return secrets.resolve_values(merged, request, source=f"{request.label} (Helm values)")
+
+
+def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) -> None:
+    """Refuse output that is not a stream of Kubernetes objects (cheap text check)."""
+    error: type[LspRenderError] = InputError if kind is AppKind.PLAIN else RenderError
+    for doc in docs:
+        text = doc.text
+        stripped = text.lstrip()
+        if stripped.startswith("{"):
+            ok = '"apiVersion"' in text and '"kind"' in text
+        else:
+            ok = _API_VERSION.search(text) is not None and _KIND.search(text) is not None
+        if not ok:
+            msg = (
+                f"{request.label}: {doc.source}: document is not a Kubernetes object "
+                "(no top-level apiVersion and kind)"
+            )
+            raise error(msg)

@@ -1,0 +1,216 @@
+"""``lsp-render-repo.yaml``: what every application of an environment receives (SPEC section 4).
+
+Found by walking up from the application directory to the repository root.
+It names the applications (globs), the per-environment data file exposed to
+templates as ``envdata``, and Helm ``--set`` parameters injected into every
+Helm application of an environment, the way an app-of-apps injects them.
+``overrides`` add parameters for some applications only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from lsp_render.config import ScalarValue
+from lsp_render.errors import InputError
+from lsp_render.paths import REPO_CONFIG_FILE, resolve_inside
+from lsp_render.templating import render_template
+from lsp_render.yamlfile import LoadedYaml, load_yaml_file
+
+__all__ = [
+    "RepoConfig",
+    "escape_set_value",
+    "find_repo_config",
+    "format_set",
+    "helm_set_args",
+    "load_envdata",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, strict=True, frozen=True)
+
+
+class _Environments(_Model):
+    data_file: str | None = Field(None, description="Per-environment data file (Jinja2 over env).")
+
+
+class _Helm(_Model):
+    set: dict[str, ScalarValue] = Field(
+        default_factory=dict, description="--set for every Helm app."
+    )
+
+
+class _Override(_Model):
+    applications: list[str] = Field(
+        description="Globs of the application directories it applies to."
+    )
+    helm: _Helm = Field(default_factory=_Helm)
+
+
+class _RepoModel(_Model):
+    applications: list[str] = Field(default_factory=list, description="Globs of application dirs.")
+    environments: _Environments = Field(default_factory=_Environments)
+    helm: _Helm = Field(default_factory=_Helm)
+    overrides: list[_Override] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """A loaded ``lsp-render-repo.yaml``.
+
+    Attributes
+    ----------
+    directory
+        The directory holding the file (application globs are relative to it).
+    label
+        How messages name the file.
+    applications
+        Globs of application directories.
+    data_file
+        The data file template, or None.
+    helm_set
+        Parameters for every Helm application of an environment (templates).
+    overrides
+        ``(globs, parameters)`` pairs for some applications only.
+    """
+
+    directory: Path
+    label: str
+    applications: tuple[str, ...]
+    data_file: str | None
+    helm_set: Mapping[str, ScalarValue]
+    overrides: tuple[tuple[tuple[str, ...], Mapping[str, ScalarValue]], ...]
+
+    def covers(self, app_dir: Path) -> bool:
+        """Tell whether ``app_dir`` matches the application globs (all apps without globs)."""
+        if not self.applications:
+            return True
+        return _matches(self.directory, app_dir, self.applications)
+
+
+def _matches(base: Path, app_dir: Path, globs: tuple[str, ...] | list[str]) -> bool:
+    try:
+        rel = app_dir.relative_to(base).as_posix()
+    except ValueError:
+        return False
+    return any(fnmatch.fnmatchcase(rel, glob.rstrip("/")) for glob in globs)
+
+
+def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
+    """Walk up from ``app_dir`` to ``repo_root`` and load the first ``lsp-render-repo.yaml``.
+
+    Raises
+    ------
+    InputError
+        For a malformed file (naming file, key and line).
+    """
+    for directory in (app_dir, *app_dir.parents):
+        path = directory / REPO_CONFIG_FILE
+        if path.is_file():
+            return _load(path, directory, repo_root)
+        if directory == repo_root:
+            break
+    return None
+
+
+def _load(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
+    try:
+        label = path.relative_to(repo_root).as_posix()
+    except ValueError:
+        label = path.name
+    loaded = load_yaml_file(path, label=label)
+    raw = loaded.data if loaded.data is not None else {}
+    if not isinstance(raw, dict):
+        msg = f"{label}: must be a mapping"
+        raise InputError(msg)
+    try:
+        model = _RepoModel.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_describe(exc, loaded)) from None
+    return RepoConfig(
+        directory=directory,
+        label=label,
+        applications=tuple(model.applications),
+        data_file=model.environments.data_file,
+        helm_set=dict(model.helm.set),
+        overrides=tuple((tuple(o.applications), dict(o.helm.set)) for o in model.overrides),
+    )
+
+
+def _describe(exc: ValidationError, loaded: LoadedYaml) -> str:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{loaded.where(loc)}: unknown key"
+    return f"{loaded.where(loc)}: {error['msg']}"
+
+
+def load_envdata(
+    config: RepoConfig, env: str | None, context: Mapping[str, Any], repo_root: Path
+) -> dict[str, Any]:
+    """Load the environment's data file (``envdata``); ``{}`` without env or data file.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, leaves the repository, or is not a mapping.
+    """
+    if env is None or config.data_file is None:
+        return {}
+    where = f"{config.label}: environments.dataFile"
+    rel = render_template(config.data_file, context, where=where)
+    path = resolve_inside(repo_root, config.directory, rel, what=where)
+    if not path.is_file():
+        msg = f"{where}: data file '{rel}' for environment '{env}' does not exist"
+        raise InputError(msg)
+    data = load_yaml_file(path, label=rel).data
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        msg = f"{rel}: environment data must be a mapping"
+        raise InputError(msg)
+    return data
+
+
+def escape_set_value(value: str) -> str:
+    """Escape a value for Helm's ``--set`` parser (backslashes and commas)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def format_set(key: str, value: ScalarValue) -> str:
+    """Format one ``key: value`` of a configuration's ``set`` as a ``--set`` argument."""
+    if value is None:
+        return f"{key}=null"
+    if isinstance(value, bool):
+        return f"{key}={'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"{key}={value}"
+    return f"{key}={escape_set_value(value)}"
+
+
+def _format(key: str, value: ScalarValue, context: Mapping[str, Any], where: str) -> str:
+    if isinstance(value, str):
+        value = render_template(value, context, where=where)
+    return format_set(key, value)
+
+
+def helm_set_args(config: RepoConfig, app_dir: Path, context: Mapping[str, Any]) -> tuple[str, ...]:
+    """Render the ``--set`` parameters an application of an environment receives."""
+    if not config.covers(app_dir):
+        return ()
+    args = [
+        _format(k, v, context, f"{config.label}: helm.set.{k}") for k, v in config.helm_set.items()
+    ]
+    for index, (globs, params) in enumerate(config.overrides):
+        if _matches(config.directory, app_dir, globs):
+            where = f"{config.label}: overrides[{index}].helm.set"
+            args.extend(_format(k, v, context, f"{where}.{k}") for k, v in params.items())
+    return tuple(args)

@@ -1,0 +1,137 @@
+"""Plain applications: a directory of YAML and JSON manifests, taken as they are."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lsp_render.config import CONFIG_FILE, PlainConfig
+from lsp_render.errors import InputError
+from lsp_render.manifests import Document, split_stream
+from lsp_render.paths import REPO_CONFIG_FILE, inside
+
+__all__ = ["load_plain"]
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+_ALWAYS_EXCLUDED = (CONFIG_FILE, REPO_CONFIG_FILE)
+_LIST_KIND = re.compile(r'^kind:[ \t]*["\']?List["\']?[ \t]*(#.*)?$', re.MULTILINE)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _files(app_dir: Path, config: PlainConfig) -> list[Path]:
+    pattern = "**/*" if config.recursive else "*"
+    found: list[Path] = []
+    for path in sorted(app_dir.glob(pattern)):
+        rel = path.relative_to(app_dir).as_posix()
+        if path.suffix not in _SUFFIXES or path.name in _ALWAYS_EXCLUDED:
+            continue
+        if any(part.startswith(".") for part in path.relative_to(app_dir).parts):
+            continue
+        if any(fnmatch.fnmatch(rel, glob) for glob in config.exclude):
+            continue
+        if path.is_file() or path.is_symlink():
+            found.append(path)
+    return found
+
+
+def load_plain(
+    app_dir: Path, repo_root: Path, config: PlainConfig | None, *, label: str
+) -> list[Document]:
+    """Read every manifest file of a plain app, in path order.
+
+    ``kind: List`` documents are expanded into their items, empty documents are
+    dropped, and a top-level JSON array is expanded too. Everything else passes
+    through byte for byte.
+
+    Raises
+    ------
+    InputError
+        For a file that is unreadable, not UTF-8, a symlink out of the
+        repository, or malformed.
+    """
+    docs: list[Document] = []
+    for path in _files(app_dir, config or PlainConfig()):
+        rel = f"{label}/{path.relative_to(app_dir).as_posix()}"
+        if not inside(repo_root, path):
+            msg = f"{rel}: symlink leaves the repository"
+            raise InputError(msg)
+        if not path.is_file():
+            msg = f"{rel}: not a regular file"
+            raise InputError(msg)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            msg = f"{rel}: not UTF-8 text"
+            raise InputError(msg) from None
+        except OSError as exc:
+            msg = f"{rel}: cannot read: {exc.strerror}"
+            raise InputError(msg) from None
+        if path.suffix == ".json":
+            docs.extend(_json_documents(text, rel))
+            continue
+        _check_yaml(text, rel)
+        for doc in split_stream(text, rel):
+            docs.extend(_expand_list(doc) if _LIST_KIND.search(doc.text) else [doc])
+    return docs
+
+
+def _check_yaml(text: str, rel: str) -> None:
+    """Parse the whole file (events only, C parser) so malformed YAML never passes through."""
+    try:
+        for _event in yaml.parse(text, Loader=_Loader):
+            pass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        msg = f"{rel}{where}: {problem}"
+        raise InputError(msg) from None
+
+
+def _json_documents(text: str, rel: str) -> list[Document]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{rel}:{exc.lineno}: invalid JSON: {exc.msg}"
+        raise InputError(msg) from None
+    if isinstance(data, list):
+        return [_dump_json(item, rel) for item in data if item is not None]
+    if data is None:
+        return []
+    if (
+        isinstance(data, dict)
+        and data.get("kind") == "List"
+        and isinstance(data.get("items"), list)
+    ):
+        return [_dump_json(item, rel) for item in data["items"] if item is not None]
+    return [Document(text if text.endswith("\n") else text + "\n", rel)]
+
+
+def _dump_json(item: Any, rel: str) -> Document:
+    return Document(json.dumps(item, indent=2, ensure_ascii=False) + "\n", rel)
+
+
+def _expand_list(doc: Document) -> list[Document]:
+    try:
+        data = yaml.load(doc.text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        msg = f"{doc.source}{where}: invalid YAML in a List"
+        raise InputError(msg) from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        return [doc]
+    return [
+        Document(
+            yaml.dump(item, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16),
+            doc.source,
+        )
+        for item in data["items"]
+        if item is not None
+    ]

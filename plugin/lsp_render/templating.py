@@ -1,0 +1,86 @@
+"""Jinja2 in configuration strings, evaluated in a sandbox over a read-only context.
+
+Only strings that contain ``{{`` or ``{%`` are templates; everything else is
+returned as it is without importing Jinja2 at all (a plain render stays light).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from lsp_render.errors import InputError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["is_template", "render_template", "render_tree"]
+
+
+def is_template(text: str) -> bool:
+    """Tell whether ``text`` holds Jinja2 syntax."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+@lru_cache(maxsize=1)
+def _environment() -> ImmutableSandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    # No loader: {% include %} / {% import %} cannot reach files.
+    env.globals.clear()
+    return env
+
+
+def render_template(text: str, context: Mapping[str, Any], *, where: str) -> str:
+    """Render one template string in the sandbox.
+
+    Parameters
+    ----------
+    text
+        The string; returned unchanged when it holds no Jinja2 syntax.
+    context
+        The read-only variables (``app``, ``env``, ``kube_version``, ``params``,
+        ``envdata``).
+    where
+        Names the file and key for error messages (``lsp-render.yaml: helm.valueFiles[1]``).
+
+    Raises
+    ------
+    InputError
+        On a syntax error, an undefined variable, or a sandbox violation.
+    """
+    if not is_template(text):
+        return text
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return _environment().from_string(text).render(dict(context))
+    except SecurityError as exc:
+        msg = f"{where}: template refused by the sandbox: {_one_line(exc)}"
+        raise InputError(msg) from None
+    except TemplateError as exc:
+        msg = f"{where}: template error: {_one_line(exc)}"
+        raise InputError(msg) from None
+
+
+def render_tree(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
+    """Render every string inside a nested structure of dicts and lists (keys left alone)."""
+    if isinstance(value, str):
+        return render_template(value, context, where=where)
+    if isinstance(value, Mapping):
+        return {k: render_tree(v, context, where=f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, context, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
