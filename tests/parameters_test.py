@@ -1,0 +1,261 @@
+"""Dynamic parameter announcements, computed under the parameters command's reduced environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lsp_render.parameters import announcements
+
+# What Argo CD gives the parameters command: no namespace, project, revision or KUBE_*.
+REDUCED = {
+    "ARGOCD_APP_NAME": "web",
+    "ARGOCD_APP_SOURCE_REPO_URL": "https://git.example.org/deploy.git",
+    "ARGOCD_APP_SOURCE_PATH": "apps/web",
+    "ARGOCD_APP_SOURCE_TARGET_REVISION": "main",
+}
+
+CHART = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+MANIFEST = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def helm_app(repo: Path) -> Path:
+    app = repo / "apps" / "web"
+    _write(
+        app,
+        {
+            "Chart.yaml": CHART,
+            "templates/cm.yaml": MANIFEST,
+            "values.yaml": "replicas: 1\n",
+            "values-dev.yaml": "replicas: 1\n",
+            "values-prod.yaml": "replicas: 3\n",
+        },
+    )
+    return app
+
+
+def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in items}
+
+
+def _check_shape(items: list[dict[str, Any]]) -> None:
+    """Every announcement is what the Argo CD UI expects, and JSON round-trips."""
+    assert isinstance(items, list)
+    assert json.loads(json.dumps(items)) == items
+    for item in items:
+        assert item["title"]
+        assert item["tooltip"]
+        assert item["collectionType"] in {"string", "array", "map"}
+        collection = item["collectionType"]
+        if collection == "array":
+            assert all(isinstance(v, str) for v in item["array"])
+        if collection == "map":
+            assert all(isinstance(v, str) for v in item["map"].values())
+        if collection == "string" and "string" in item:
+            assert isinstance(item["string"], str)
+        defaults = {"string", "array", "map"} & set(item)
+        assert defaults <= {collection}
+
+
+def test_helm_app_with_environments(helm_app: Path) -> None:
+    items = announcements(helm_app, {**REDUCED, "ARGOCD_ENV_ENV": "prod"})
+    _check_shape(items)
+    assert [i["name"] for i in items] == [
+        "env",
+        "values-files",
+        "helm-parameters",
+        "release-name",
+        "namespace",
+    ]
+    by_name = _by_name(items)
+    assert by_name["env"]["string"] == "prod"
+    assert "dev, prod" in by_name["env"]["tooltip"]
+    assert by_name["values-files"]["collectionType"] == "array"
+    assert by_name["values-files"]["array"] == ["values.yaml", "values-prod.yaml"]
+    assert by_name["helm-parameters"]["collectionType"] == "map"
+    assert by_name["helm-parameters"]["map"] == {}
+    assert by_name["release-name"]["string"] == "web"
+    assert "string" not in by_name["namespace"], "the reduced environment has no namespace"
+
+
+def test_env_parameter_wins_over_argocd_env(helm_app: Path) -> None:
+    params = json.dumps([{"name": "env", "string": "dev"}])
+    environ = {**REDUCED, "ARGOCD_ENV_ENV": "prod", "ARGOCD_APP_PARAMETERS": params}
+    by_name = _by_name(announcements(helm_app, environ))
+    assert by_name["env"]["string"] == "dev"
+    assert by_name["values-files"]["array"] == ["values.yaml", "values-dev.yaml"]
+
+
+def test_without_environment_only_existing_defaults(helm_app: Path) -> None:
+    by_name = _by_name(announcements(helm_app, {**REDUCED, "ARGOCD_APP_PARAMETERS": "null"}))
+    assert "string" not in by_name["env"]
+    assert by_name["values-files"]["array"] == ["values.yaml"]
+
+
+def test_unknown_environment_lists_only_files_that_exist(helm_app: Path) -> None:
+    by_name = _by_name(announcements(helm_app, {**REDUCED, "ARGOCD_ENV_ENV": "staging"}))
+    assert by_name["env"]["string"] == "staging"
+    assert by_name["values-files"]["array"] == ["values.yaml"]
+
+
+def test_app_outside_control_plane_namespace(helm_app: Path) -> None:
+    environ = {**REDUCED, "ARGOCD_APP_NAME": "team-a_web"}
+    assert _by_name(announcements(helm_app, environ))["release-name"]["string"] == "web"
+
+
+def test_release_name_falls_back_to_directory(helm_app: Path) -> None:
+    items = announcements(helm_app, {})
+    assert _by_name(items)["release-name"]["string"] == "web"
+
+
+def test_full_environment_announces_the_same(helm_app: Path) -> None:
+    # Argo CD never gives the parameters command these; they must not matter.
+    full = {
+        **REDUCED,
+        "ARGOCD_APP_NAMESPACE": "elsewhere",
+        "ARGOCD_APP_PROJECT_NAME": "team-a",
+        "ARGOCD_APP_REVISION": "0123456789abcdef",
+        "KUBE_VERSION": "1.29.3",
+    }
+    assert announcements(helm_app, full) == announcements(helm_app, REDUCED)
+
+
+def test_hybrid_app_is_announced_like_helm(helm_app: Path) -> None:
+    (helm_app / "kustomization.yaml").write_text("resources: []\n")
+    names = [i["name"] for i in announcements(helm_app, REDUCED)]
+    assert names == ["env", "values-files", "helm-parameters", "release-name", "namespace"]
+
+
+def test_config_gives_defaults(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(repo, {"charts/web/Chart.yaml": CHART, "common/base.yaml": "a: 1\n"})
+    _write(
+        app,
+        {
+            "lsp-render.yaml": (
+                "helm:\n"
+                "  chart: ../../charts/web\n"
+                "  releaseName: ingress\n"
+                "  namespace: ingress-nginx\n"
+                '  valueFiles: [../../common/base.yaml, "values-{{ env }}.yaml", absent.yaml]\n'
+            ),
+            "values-dev.yaml": "a: 2\n",
+        },
+    )
+    by_name = _by_name(announcements(app, {**REDUCED, "ARGOCD_ENV_ENV": "dev"}))
+    assert by_name["release-name"]["string"] == "ingress"
+    assert by_name["namespace"]["string"] == "ingress-nginx"
+    assert by_name["values-files"]["array"] == ["../../common/base.yaml", "values-dev.yaml"]
+
+
+def test_templated_config_values_are_not_announced_as_defaults(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(
+        app,
+        {
+            "Chart.yaml": CHART,
+            "lsp-render.yaml": (
+                'helm:\n  releaseName: "{{ app.name }}-x"\n  namespace: "{{ env }}"\n'
+                '  valueFiles: ["values-{{ env }}.yaml"]\n'
+            ),
+            "values-dev.yaml": "a: 2\n",
+        },
+    )
+    by_name = _by_name(announcements(app, REDUCED))
+    assert by_name["release-name"]["string"] == "web"
+    assert "string" not in by_name["namespace"]
+    assert by_name["values-files"]["array"] == []
+
+
+def test_value_files_outside_the_repository_are_not_offered(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    (repo.parent / "outside.yaml").write_text("a: 1\n")
+    _write(
+        app,
+        {
+            "Chart.yaml": CHART,
+            "lsp-render.yaml": "helm:\n  valueFiles: [../../../outside.yaml, /etc/hostname]\n",
+        },
+    )
+    assert _by_name(announcements(app, REDUCED))["values-files"]["array"] == []
+
+
+def test_config_symlinked_from_outside_is_not_read(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    app.mkdir(parents=True)
+    outside = repo.parent / "lsp-render.yaml"
+    outside.write_text("helm:\n  releaseName: leaked\n")
+    (app / "lsp-render.yaml").symlink_to(outside)
+    assert announcements(app, REDUCED) == []
+
+
+def test_kustomize_app_with_environments_gets_env_only(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(app, {"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": MANIFEST})
+    assert announcements(app, REDUCED) == []
+    (app / "values-dev.yaml").write_text("a: 1\n")
+    items = announcements(app, REDUCED)
+    _check_shape(items)
+    assert [i["name"] for i in items] == ["env"]
+    assert "dev" in items[0]["tooltip"]
+
+
+def test_kustomize_app_with_env_set_announces_it(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(app, {"Kustomization": "resources: []\n"})
+    items = announcements(app, {**REDUCED, "ARGOCD_ENV_ENV": "dev"})
+    assert [(i["name"], i["string"]) for i in items] == [("env", "dev")]
+
+
+def test_plain_app_without_environments(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(app, {"cm.yaml": MANIFEST, "notes.txt": "hello"})
+    assert announcements(app, REDUCED) == []
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {},
+        {"README.md": "nothing to render"},
+        {"lsp-render.yaml": "helm: [unclosed\n"},
+        {"lsp-render.yaml": "- just\n- a list\n"},
+        {"lsp-render-repo.yaml": "applications: []\n"},
+    ],
+)
+def test_directories_without_an_app_announce_nothing(repo: Path, files: dict[str, str]) -> None:
+    app = repo / "apps" / "web"
+    app.mkdir(parents=True)
+    _write(app, files)
+    assert announcements(app, REDUCED) == []
+
+
+def test_weird_inputs_never_raise(helm_app: Path, tmp_path: Path) -> None:
+    assert announcements(tmp_path / "missing", REDUCED) == []
+    assert announcements(helm_app / "Chart.yaml", REDUCED) == []
+    (helm_app / "lsp-render.yaml").write_bytes(b"\xff\xfe\x00binary")
+    for parameters in ("{not json", '{"name": "env"}', "[1, 2]", '[{"name": 3}]'):
+        items = announcements(helm_app, {**REDUCED, "ARGOCD_APP_PARAMETERS": parameters})
+        _check_shape(items)
+        assert "string" not in _by_name(items)["env"]
+    loop = helm_app / "values-loop.yaml"
+    loop.symlink_to(loop)
+    _check_shape(announcements(helm_app, REDUCED))
