@@ -1,18 +1,239 @@
-"""Operator policy (SPEC section 7). Placeholder until the policy module lands."""
+"""Operator policy (SPEC section 7): which Vault paths an Argo CD project may read.
+
+The file named by ``LSP_RENDER_POLICY`` in the sidecar's own environment (never
+``ARGOCD_ENV_*``, never a file of the repository: the name must be absolute)::
+
+    projects:
+      team-a:
+        paths: ["secret/data/team-a/*", "secret/data/shared/ca"]
+        role: team-a-reader
+      "*":
+        paths: ["secret/data/{{ app.project }}/*"]
+
+Rules, checked before any Vault request:
+
+- No ``LSP_RENDER_POLICY``: every path is allowed and the role is ``None`` (the
+  sidecar's own); paths are not checked here (the Vault backend still refuses
+  ``.``/``..``/empty segments as invalid paths).
+- The app's project picks its entry, else ``"*"``; a project with neither may
+  read nothing.
+- Each pattern is a Jinja2 template over ``app.*`` (``name``, ``namespace``,
+  ``project``, ``revision``), rendered in a sandbox; the values are inserted
+  glob-escaped, so a project named ``*`` cannot widen a pattern.
+- Patterns are shell-style, case-sensitive, and ``*`` also matches ``/``.
+- A path is matched as written, after these refusals (``PolicyError``): empty,
+  a leading ``/``, ``//`` or a trailing ``/``, a ``.`` or ``..`` segment, a
+  backslash, ``%``, ``?``, ``#`` or a control character.
+- ``data/`` equivalence: KV v2 paths may be written with or without ``/data/``
+  after the mount, so ``M/data/REST`` and ``M/REST`` are the same secret when
+  the mount ``M`` (the path's first segment) is KV v2. A path is allowed when
+  either spelling matches: ``secret/team-a/x`` is allowed by
+  ``secret/data/team-a/*``, and ``secret/data/team-a/x`` by ``secret/team-a/*``.
+  Only the first segment is taken as the mount; on a mount of several segments
+  write the patterns the way the placeholders are written. Caveat: on a KV v1
+  mount a top-level folder named ``data`` is equivalent to the mount itself.
+- A malformed policy file is an ``InputError`` (exit 2); a refused path a
+  ``PolicyError`` (exit 1) naming the path, the project and the policy file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import glob
+from collections.abc import Collection, Mapping
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lsp_render.context import RenderRequest
+from lsp_render.errors import InputError, PolicyError
 
-__all__ = ["enforce"]
+__all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
+
+POLICY_VARIABLE = "LSP_RENDER_POLICY"
+_FORBIDDEN_CHARS = frozenset("\\%?#")
+
+
+class ProjectPolicy(BaseModel):
+    """What one Argo CD project may read, and the role it logs in with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paths: tuple[str, ...] = Field(
+        default=(),
+        title="Allowed paths",
+        description="Shell-style patterns (Jinja2 over app.*); * also matches /.",
+    )
+    role: str | None = Field(
+        default=None,
+        title="Login role",
+        description="Vault login role (kubernetes) or role_id (approle) for this project.",
+    )
+
+
+class Policy(BaseModel):
+    """The operator's policy file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    projects: dict[str, ProjectPolicy] = Field(
+        title="Projects",
+        description='Argo CD project name (or "*" for every other project) to its policy.',
+    )
+
+    def for_project(self, project: str) -> ProjectPolicy | None:
+        """Return the entry of ``project``, else the ``"*"`` entry, else ``None``.
+
+        Parameters
+        ----------
+        project
+            The Argo CD project.
+
+        Returns
+        -------
+        ProjectPolicy or None
+            The entry that applies.
+        """
+        entry = self.projects.get(project)
+        return entry if entry is not None else self.projects.get("*")
+
+
+def load_policy(path: Path) -> Policy:
+    """Load and validate a policy file.
+
+    Parameters
+    ----------
+    path
+        Absolute path of the file.
+
+    Returns
+    -------
+    Policy
+        The policy.
+
+    Raises
+    ------
+    InputError
+        The name is relative, the file is unreadable, or its content is invalid.
+    """
+    if not path.is_absolute():
+        msg = f"{POLICY_VARIABLE} must be an absolute path, not {str(path)!r}"
+        raise InputError(msg)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read the policy file {path}: {exc.strerror or 'unreadable'}"
+        raise InputError(msg) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        msg = f"policy file {path}{where}: not valid YAML"
+        raise InputError(msg) from None
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        msg = f"policy file {path}: {loc}: {first['msg']}"
+        raise InputError(msg) from None
+
+
+def _refusal(path: str) -> str | None:
+    if not path:
+        return "it is empty"
+    if path.startswith("/"):
+        return "it starts with '/'"
+    if "//" in path or path.endswith("/"):
+        return "it has an empty segment"
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return "it has a '.' or '..' segment"
+    if any(ch in _FORBIDDEN_CHARS or ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return "it has a character that is not allowed (\\ % ? # or a control character)"
+    return None
+
+
+def path_forms(path: str) -> tuple[str, ...]:
+    """Return the spellings of ``path`` that name the same KV v2 secret.
+
+    Parameters
+    ----------
+    path
+        A normalised path.
+
+    Returns
+    -------
+    tuple of str
+        ``path`` itself, and the same path with ``data/`` after the first segment
+        added (or removed when it is there).
+    """
+    mount, sep, rest = path.partition("/")
+    if not sep or not rest:
+        return (path,)
+    if rest.startswith("data/") and len(rest) > len("data/"):
+        return (path, f"{mount}/{rest[len('data/') :]}")
+    return (path, f"{mount}/data/{rest}")
+
+
+def _render_patterns(entry: ProjectPolicy, app: Mapping[str, str], where: str) -> list[str]:
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    context: dict[str, Any] = {"app": {k: glob.escape(v) for k, v in app.items()}}
+    patterns = []
+    for raw in entry.paths:
+        try:
+            patterns.append(env.from_string(raw).render(context).strip())
+        except jinja2.TemplateError as exc:
+            msg = f"{where}: pattern {raw!r}: {exc.message or type(exc).__name__}"
+            raise InputError(msg) from None
+    return patterns
 
 
 def enforce(paths: Collection[str], request: RenderRequest) -> str | None:
     """Check every secret path against the operator's policy; return the login role.
 
-    Raises ``PolicyError`` for a path the app's project may not read.
+    Parameters
+    ----------
+    paths
+        The secret paths of a render, as written in the placeholders.
+    request
+        The render; ``request.environ`` names the policy file and ``request.app``
+        gives the project and the ``app.*`` template values.
+
+    Returns
+    -------
+    str or None
+        The project's login role, or ``None`` for the sidecar's own.
+
+    Raises
+    ------
+    PolicyError
+        A path is refused or not allowed for the app's project.
+    InputError
+        The policy file is missing, unreadable or malformed.
     """
-    del paths, request
-    return None
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return None
+    file = Path(name)
+    policy = load_policy(file)
+    project = request.app.project
+    entry = policy.for_project(project)
+    patterns = (
+        _render_patterns(entry, request.app.as_dict(), f"policy file {file}, project {project!r}")
+        if entry is not None
+        else []
+    )
+    for path in sorted(set(paths)):
+        refusal = _refusal(path)
+        if refusal is not None:
+            msg = f"Vault path {path!r} is refused for project {project!r}: {refusal}"
+            raise PolicyError(msg)
+        if not any(fnmatchcase(form, pat) for form in path_forms(path) for pat in patterns):
+            msg = f"Vault path {path} is not allowed for project {project!r} by the policy {file}"
+            raise PolicyError(msg)
+    return entry.role if entry is not None else None
