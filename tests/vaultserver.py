@@ -328,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
     vault: VaultServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet."""
 
     def do_GET(self) -> None:
@@ -395,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes ---------------------------------------------------------------------------
 
-    def _route(
+    def _route(  # noqa: PLR0911 - one return per route
         self, method: str, path: str, query: dict[str, list[str]], raw: bytes, token: _Token | None
     ) -> tuple[int, Any]:
         vault = self.vault
@@ -544,7 +544,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         return 200, _envelope(data=data)
 
-    def _kv_read(
+    def _kv_read(  # noqa: PLR0911 - one return per answer
         self, full: str, namespace: str, query: dict[str, list[str]], token: _Token
     ) -> tuple[int, Any]:
         vault = self.vault
