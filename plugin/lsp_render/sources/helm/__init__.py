@@ -1,0 +1,160 @@
+"""The Helm source: render a local chart exactly as ``helm template`` prints it.
+
+Two engines behind one interface: the ``helm`` binary when ``LSP_RENDER_HELM``
+names one or ``helm`` is on ``PATH`` (:mod:`.binary`), otherwise Helm's Go SDK
+embedded through ``helm-python-sdk`` (:mod:`.embedded`). Both yield the same
+documents (:func:`.output.stream_documents`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsp_render.errors import RenderError
+from lsp_render.manifests import Document
+from lsp_render.sources.helm import binary, embedded
+from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
+from lsp_render.sources.helm.output import stream_documents
+from lsp_render.sources.helm.values import load_values_file, merge_values
+
+__all__ = [
+    "HelmInputs",
+    "build_dependencies",
+    "engine_name",
+    "load_values_file",
+    "merge_values",
+    "render_chart",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HelmInputs:
+    """Everything one ``helm template`` needs.
+
+    Attributes
+    ----------
+    chart_dir
+        The local chart directory (absolute, inside ``repo_root``, already checked).
+    repo_root
+        The repository root (absolute); nothing outside it is read, ``file://``
+        dependencies included.
+    release_name
+        The release name.
+    namespace
+        The release namespace.
+    value_files
+        Value files (absolute), in ``-f`` order.
+    values
+        Inline values, applied after the files.
+    set_values
+        ``--set`` arguments (``"a.b=1,c=x"``), in order, parsed by Helm.
+    include_crds
+        Print the charts' ``crds/`` first.
+    skip_tests
+        Leave out test hooks.
+    kube_version
+        ``.Capabilities.KubeVersion`` (``1.29``, ``1.29.3`` or ``v1.29.3``).
+    api_versions
+        Extra ``.Capabilities.APIVersions`` (``group/version`` or ``group/version/Kind``).
+    """
+
+    chart_dir: Path
+    repo_root: Path
+    release_name: str
+    namespace: str
+    value_files: tuple[Path, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+    set_values: tuple[str, ...] = ()
+    include_crds: bool = True
+    skip_tests: bool = False
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+
+
+def render_chart(inputs: HelmInputs) -> list[Document]:
+    """Render a chart; one document per manifest, as ``helm template`` prints them.
+
+    Each document's text is ``# Source: <chart>/templates/<file>`` followed by
+    the manifest. Order: CRDs (with ``include_crds``), resources in Helm's
+    install order, then hooks.
+
+    Parameters
+    ----------
+    inputs
+        The chart, release and values.
+
+    Returns
+    -------
+    list of Document
+        The manifests, named by their template.
+
+    Raises
+    ------
+    InputError
+        Unreadable or malformed value files, bad release name or kube version,
+        a dependency outside the repository.
+    RenderError
+        A Helm error (template, values, schema, load), a missing dependency,
+        or a manifest that is not valid YAML.
+    """
+    helm = binary.find_helm_binary()
+    if helm is not None:
+        stream = binary.render_stream(helm, inputs)
+    else:
+        stream = embedded.render_stream(inputs)
+    return stream_documents(stream)
+
+
+def build_dependencies(chart_dir: Path, repo_root: Path) -> None:
+    """Build a chart's missing ``file://`` dependencies into its ``charts/``, offline, in place.
+
+    This is ``lsp-render init`` (Argo CD runs it in its own copy of the
+    repository). Nothing happens when ``charts/`` already holds every
+    declared dependency.
+
+    Parameters
+    ----------
+    chart_dir
+        The chart directory (absolute, inside ``repo_root``).
+    repo_root
+        The repository root; ``file://`` dependencies must resolve inside it.
+
+    Raises
+    ------
+    InputError
+        When a ``file://`` dependency leaves the repository.
+    RenderError
+        When a missing dependency is not ``file://`` or the build fails.
+    """
+    deps = inspect_dependencies(chart_dir, repo_root)
+    error = missing_dependency_error(deps)
+    if error is not None:
+        raise error
+    if not deps.missing:
+        return
+    helm = binary.find_helm_binary()
+    if helm is not None:
+        binary.build_in_place(helm, chart_dir)
+    else:
+        embedded.build_in_place(chart_dir)
+    still = inspect_dependencies(chart_dir, repo_root).missing
+    if still:
+        names = ", ".join(dep.name for dep in still)
+        raise RenderError(f"chart {deps.name}: helm dependency build left missing: {names}")
+
+
+def engine_name() -> str:
+    """Name the Helm engine a render would use (for ``--version`` and ``--verbose``).
+
+    Returns
+    -------
+    str
+        ``helm-binary:<path>`` or ``embedded:helm-python-sdk <version>``.
+    """
+    helm = binary.find_helm_binary()
+    if helm is not None:
+        return f"helm-binary:{helm}"
+    return f"embedded:helm-python-sdk {embedded.sdk_version()}"

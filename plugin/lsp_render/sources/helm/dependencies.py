@@ -1,0 +1,290 @@
+"""A chart's dependencies: which are declared, which are vendored, where ``file://`` ones live.
+
+Helm's CLI refuses to render a chart whose ``Chart.yaml`` declares a
+dependency that ``charts/`` does not hold (``CheckDependencies``); the embedded
+engine would silently render without it, so lsp-render checks first. Local
+(``file://``) dependencies are built offline into a scratch copy of the chart
+(:func:`lsp_render.scratch.mirror`); anything else must be vendored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lsp_render.errors import InputError, RenderError
+from lsp_render.scratch import mirror, scratch_dir
+from lsp_render.sources.helm.values import load_yaml_first_document
+
+__all__ = [
+    "ChartDependencies",
+    "Dependency",
+    "built_chart",
+    "fingerprint",
+    "inspect_dependencies",
+    "missing_dependency_error",
+]
+
+_FILE_SCHEME = "file://"
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """One entry of ``Chart.yaml``'s ``dependencies``.
+
+    Attributes
+    ----------
+    name
+        The chart's name (what ``charts/`` must hold).
+    repository
+        As written (``file://../x``, ``https://...``, ``oci://...`` or ``""``).
+    local_path
+        For ``file://`` dependencies, the resolved directory (inside the repository).
+    """
+
+    name: str
+    repository: str
+    local_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartDependencies:
+    """What a chart declares and what it is missing.
+
+    Attributes
+    ----------
+    name
+        The chart's name, from ``Chart.yaml``.
+    declared
+        Every declared dependency, in order.
+    missing
+        The declared dependencies that ``charts/`` does not hold.
+    """
+
+    name: str
+    declared: tuple[Dependency, ...]
+    missing: tuple[Dependency, ...]
+
+    @property
+    def local_dirs(self) -> tuple[Path, ...]:
+        """Directories of every ``file://`` dependency."""
+        return tuple(dep.local_path for dep in self.declared if dep.local_path is not None)
+
+
+def _read_yaml(path: Path, label: str) -> Any:
+    try:
+        return load_yaml_first_document(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{label}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{label}: invalid YAML{where}") from exc
+
+
+def _chart_metadata(chart_dir: Path) -> dict[str, Any]:
+    data = _read_yaml(chart_dir / "Chart.yaml", f"{chart_dir.name}/Chart.yaml")
+    if not isinstance(data, dict):
+        raise InputError(f"{chart_dir.name}/Chart.yaml: not a chart (no mapping with a name)")
+    return data
+
+
+def _declared(chart_dir: Path, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    deps = metadata.get("dependencies")
+    if deps is None and str(metadata.get("apiVersion", "")) == "v1":
+        requirements = _read_yaml(
+            chart_dir / "requirements.yaml", f"{chart_dir.name}/requirements.yaml"
+        )
+        deps = requirements.get("dependencies") if isinstance(requirements, dict) else None
+    if deps is None:
+        return []
+    if not isinstance(deps, list) or not all(isinstance(d, dict) for d in deps):
+        raise InputError(f"{chart_dir.name}/Chart.yaml: dependencies must be a list of mappings")
+    return deps
+
+
+def _vendored_names(chart_dir: Path) -> set[str]:
+    """Names of the charts ``charts/`` holds, as directories or ``.tgz`` archives."""
+    names: set[str] = set()
+    charts = chart_dir / "charts"
+    if not charts.is_dir():
+        return names
+    for entry in sorted(charts.iterdir()):
+        if entry.is_dir():
+            data = _read_yaml(entry / "Chart.yaml", f"charts/{entry.name}/Chart.yaml")
+            if isinstance(data, dict) and data.get("name"):
+                names.add(str(data["name"]))
+        elif entry.suffix == ".tgz" or entry.name.endswith(".tar.gz"):
+            name = _archive_chart_name(entry)
+            if name:
+                names.add(name)
+    return names
+
+
+def _archive_chart_name(archive: Path) -> str | None:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if len(parts) == 2 and parts[1] == "Chart.yaml" and member.isfile():
+                    handle = tar.extractfile(member)
+                    if handle is None:
+                        return None
+                    data = load_yaml_first_document(handle.read().decode("utf-8"))
+                    return str(data["name"]) if isinstance(data, dict) and "name" in data else None
+    except (OSError, tarfile.TarError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RenderError(f"charts/{archive.name}: not a readable chart archive: {exc}") from exc
+    return None
+
+
+def _resolve_local(chart_dir: Path, repo_root: Path, name: str, repository: str) -> Path:
+    raw = repository[len(_FILE_SCHEME) :]
+    target = Path(raw) if raw.startswith("/") else chart_dir / raw
+    resolved = target.resolve()
+    if not resolved.is_relative_to(repo_root.resolve()):
+        raise InputError(
+            f"{chart_dir.name}/Chart.yaml: dependency {name} ({repository}) "
+            "is outside the repository"
+        )
+    if not (resolved / "Chart.yaml").is_file():
+        raise InputError(
+            f"{chart_dir.name}/Chart.yaml: dependency {name} ({repository}) "
+            "is not a chart directory"
+        )
+    return resolved
+
+
+def inspect_dependencies(chart_dir: Path, repo_root: Path) -> ChartDependencies:
+    """Read a chart's declared dependencies and find the ones ``charts/`` lacks.
+
+    Parameters
+    ----------
+    chart_dir
+        The chart (absolute, inside ``repo_root``).
+    repo_root
+        The repository root; ``file://`` dependencies must resolve inside it.
+
+    Returns
+    -------
+    ChartDependencies
+        Declared and missing dependencies.
+
+    Raises
+    ------
+    InputError
+        When ``Chart.yaml`` is malformed or a ``file://`` dependency leaves the
+        repository or is not a chart.
+    """
+    metadata = _chart_metadata(chart_dir)
+    declared: list[Dependency] = []
+    for entry in _declared(chart_dir, metadata):
+        name = str(entry.get("name") or "")
+        repository = str(entry.get("repository") or "")
+        local = (
+            _resolve_local(chart_dir, repo_root, name, repository)
+            if repository.startswith(_FILE_SCHEME)
+            else None
+        )
+        declared.append(Dependency(name, repository, local))
+    vendored = _vendored_names(chart_dir) if declared else set()
+    missing = tuple(dep for dep in declared if dep.name not in vendored)
+    return ChartDependencies(str(metadata.get("name") or chart_dir.name), tuple(declared), missing)
+
+
+def missing_dependency_error(deps: ChartDependencies) -> RenderError | None:
+    """Return the error for missing dependencies that cannot be built offline, if any."""
+    remote = [dep for dep in deps.missing if dep.local_path is None]
+    if not remote:
+        return None
+    names = ", ".join(f"{dep.name} ({dep.repository or 'no repository'})" for dep in remote)
+    return RenderError(
+        f"chart {deps.name}: dependencies found in Chart.yaml but missing in charts/: {names}; "
+        "vendor them into charts/ or run `helm dependency build` (lsp-render works offline)"
+    )
+
+
+def _walk_files(root: Path, repo_root: Path) -> Iterator[tuple[str, int, int]]:
+    real_root = repo_root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        here = Path(dirpath)
+        for name in sorted([*filenames, *dirnames]):
+            path = here / name
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                raise InputError(
+                    f"{path.relative_to(root.parent)}: symbolic link leaves the repository"
+                )
+        for name in sorted(filenames):
+            stat = (here / name).stat()
+            yield (str((here / name).relative_to(root)), stat.st_size, stat.st_mtime_ns)
+
+
+def fingerprint(chart_dir: Path, repo_root: Path, extra_dirs: tuple[Path, ...] = ()) -> str:
+    """Identify a chart's files and its local dependencies' cheaply (names, sizes, times).
+
+    Raises
+    ------
+    InputError
+        When a symbolic link in them points outside the repository.
+    """
+    digest = hashlib.sha256()
+    for root in (chart_dir, *extra_dirs):
+        digest.update(f"\0root {root}\n".encode())
+        for entry in _walk_files(root, repo_root):
+            digest.update(repr(entry).encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def built_chart(
+    chart_dir: Path,
+    repo_root: Path,
+    deps: ChartDependencies,
+    build: Callable[[Path], None],
+) -> Iterator[Path]:
+    """Yield a chart directory that holds every declared dependency.
+
+    With nothing missing this is ``chart_dir`` itself. Otherwise the chart is
+    mirrored into a private scratch directory (so relative ``file://`` paths
+    still resolve), ``build`` (an offline ``helm dependency build``) runs on
+    the copy, and the copy is yielded; the repository is never written.
+
+    Raises
+    ------
+    RenderError
+        When a missing dependency is not ``file://``, or the build fails or
+        leaves a dependency missing.
+    """
+    error = missing_dependency_error(deps)
+    if error is not None:
+        raise error
+    if not deps.missing:
+        yield chart_dir
+        return
+    with scratch_dir(prefix="lsp-render-helm-") as scratch:
+        copy = mirror(repo_root.resolve(), chart_dir.resolve(), scratch)
+        charts = copy / "charts"
+        if charts.is_symlink():
+            target = charts.resolve()
+            charts.unlink()
+            shutil.copytree(target, charts, symlinks=True)
+        build(copy)
+        vendored = _vendored_names(copy)
+        still_missing = [dep.name for dep in deps.declared if dep.name not in vendored]
+        if still_missing:
+            raise RenderError(
+                f"chart {deps.name}: helm dependency build left dependencies missing: "
+                + ", ".join(still_missing)
+            )
+        yield copy

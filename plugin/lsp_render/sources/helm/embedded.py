@@ -1,0 +1,203 @@
+"""The embedded engine: Helm's Go SDK in-process, through ``helm-python-sdk``.
+
+``helm_python`` is imported inside the functions that need it, so a render that
+does not use this engine never loads the 85 MB library. Loaded charts are kept
+for the life of the process (render-all renders one chart for many
+environments), keyed on the chart directory and a fingerprint of its files and
+its ``file://`` dependencies'.
+
+``Chart.render()`` has no parameter for the Kubernetes version or extra API
+versions, but the native call behind it reads them from its options JSON
+(``kube_version``, ``api_versions``, measured with helm-python-sdk 0.2.2,
+which pyproject pins). :func:`render_stream` calls it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsp_render.errors import InputError, RenderError
+from lsp_render.sources.helm.capabilities import (
+    check_kube_version_constraint,
+    normalize_kube_version,
+)
+from lsp_render.sources.helm.dependencies import (
+    built_chart,
+    fingerprint,
+    inspect_dependencies,
+)
+from lsp_render.sources.helm.output import CrdFile, assemble_stream
+from lsp_render.sources.helm.values import (
+    apply_set_values,
+    ensure_json_values,
+    load_values_file,
+    merge_values,
+)
+
+if TYPE_CHECKING:
+    from lsp_render.sources.helm import HelmInputs
+
+__all__ = ["build_in_place", "clear_cache", "render_stream", "sdk_version"]
+
+_CACHE_SIZE = 64
+_cache: OrderedDict[tuple[str, str], _LoadedChart] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadedChart:
+    chart: Any  # helm_python.Chart: immutable, safe to share between threads
+    name: str
+    kube_version_constraint: str | None
+    crds: tuple[CrdFile, ...]
+
+
+def sdk_version() -> str:
+    """Return the installed helm-python-sdk version, read without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("helm-python-sdk")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _helm() -> Any:
+    try:
+        import helm_python
+    except ImportError as exc:
+        raise RenderError(
+            "no Helm engine: install the helm binary (or set LSP_RENDER_HELM) "
+            f"or the helm-python-sdk package ({exc})"
+        ) from exc
+    return helm_python
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "detail", None) or exc).split())
+
+
+def _dependency_build(helm: Any, chart_dir: Path) -> None:
+    try:
+        helm.dependency_build(str(chart_dir), skip_refresh=True)
+    except helm.HelmError as exc:
+        raise RenderError(
+            f"chart {chart_dir.name}: helm dependency build failed: {_one_line(exc)}"
+        ) from exc
+
+
+def _load(chart_dir: Path, repo_root: Path) -> _LoadedChart:
+    helm = _helm()
+    deps = inspect_dependencies(chart_dir, repo_root)
+    key = (
+        str(chart_dir),
+        fingerprint(chart_dir, repo_root, deps.local_dirs if deps.missing else ()),
+    )
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+        with built_chart(
+            chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
+        ) as path:
+            try:
+                chart = helm.Chart.load(str(path))
+                crds = tuple(CrdFile(c["filename"], c["data"]) for c in chart.crds)
+                metadata = chart.metadata
+            except helm.HelmError as exc:
+                raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
+        constraint = metadata.get("kubeVersion")
+        loaded = _LoadedChart(chart, str(metadata.get("name") or deps.name), constraint, crds)
+        _cache[key] = loaded
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return loaded
+
+
+def clear_cache() -> None:
+    """Forget every loaded chart (tests, long-running processes)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _label(path: Path, repo_root: Path) -> str:
+    try:
+        return str(path.relative_to(repo_root))
+    except ValueError:
+        return str(path)
+
+
+def compose_values(inputs: HelmInputs, chart: str) -> dict[str, Any]:
+    """Values as ``helm template -f ... --set ...`` would compose them."""
+    values: dict[str, Any] = {}
+    for path in inputs.value_files:
+        values = merge_values(values, load_values_file(path, label=_label(path, inputs.repo_root)))
+    if inputs.values:
+        values = merge_values(values, _plain(inputs.values))
+    return apply_set_values(values, inputs.set_values, chart=chart)
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _plain(value) if isinstance(value, Mapping) else value for key, value in values.items()
+    }
+
+
+def render_stream(inputs: HelmInputs) -> str:
+    """Render a chart in-process and return what ``helm template`` would print.
+
+    Raises
+    ------
+    InputError
+        Bad value files, release name or kube version; dependencies outside
+        the repository.
+    RenderError
+        Helm's template, values or load errors, missing dependencies, and
+        rendered manifests that are not valid YAML.
+    """
+    helm = _helm()
+    loaded = _load(inputs.chart_dir, inputs.repo_root)
+    values_json = ensure_json_values(compose_values(inputs, loaded.name), chart=loaded.name)
+    try:
+        helm.validate_release_name(inputs.release_name)
+    except helm.HelmError as exc:
+        raise InputError(f"invalid release name {inputs.release_name!r}: {_one_line(exc)}") from exc
+
+    options: dict[str, Any] = {
+        "name": inputs.release_name,
+        "namespace": inputs.namespace,
+        "is_install": True,
+        "is_upgrade": False,
+    }
+    if inputs.kube_version:
+        options["kube_version"] = normalize_kube_version(inputs.kube_version)
+        check_kube_version_constraint(
+            loaded.name, loaded.kube_version_constraint, options["kube_version"]
+        )
+    if inputs.api_versions:
+        options["api_versions"] = list(inputs.api_versions)
+
+    from helm_python import _native
+
+    try:
+        raw = _native.call_string(
+            "helm_render", loaded.chart._raw(), values_json, json.dumps(options)
+        )
+    except helm.HelmError as exc:
+        raise RenderError(f"chart {loaded.name}: {_one_line(exc)}") from exc
+    files: dict[str, str] = json.loads(raw)
+    return assemble_stream(
+        files, loaded.crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
+    )
+
+
+def build_in_place(chart_dir: Path) -> None:
+    """Run an offline ``helm dependency build`` in ``chart_dir`` (for ``lsp-render init``)."""
+    _dependency_build(_helm(), chart_dir)

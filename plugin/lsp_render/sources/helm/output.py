@@ -1,0 +1,271 @@
+"""What ``helm template`` prints, rebuilt from the engine's rendered templates.
+
+Helm's engine returns one text per template. ``helm template`` then drops
+``NOTES.txt`` and partials, splits each file on ``---``, sorts the resources by
+kind (Helm's ``InstallOrder``), prints CRDs first when asked, and prints the
+hooks last. This module does the same, from Helm's ``pkg/release/util``
+(``manifest.go``, ``manifest_sorter.go``, ``kind_sorter.go``),
+``pkg/action/action.go`` (``renderResources``) and ``pkg/cmd/template.go``.
+Both engines' streams end in :func:`stream_documents`, so they yield the same
+documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from lsp_render.errors import RenderError
+from lsp_render.manifests import Document, split_stream
+from lsp_render.sources.helm.values import load_yaml_first_document
+
+__all__ = [
+    "INSTALL_ORDER",
+    "CrdFile",
+    "assemble_stream",
+    "split_manifests",
+    "stream_documents",
+]
+
+INSTALL_ORDER: tuple[str, ...] = (
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+)
+_ORDER = {kind: index for index, kind in enumerate(INSTALL_ORDER)}
+
+_HOOK_ANNOTATION = "helm.sh/hook"
+_HOOK_EVENTS = frozenset(
+    {
+        "pre-install",
+        "post-install",
+        "pre-delete",
+        "post-delete",
+        "pre-upgrade",
+        "post-upgrade",
+        "pre-rollback",
+        "post-rollback",
+        "test",
+        "test-success",
+    }
+)
+_TEST_EVENTS = frozenset({"test", "test-success"})
+_NOTES_SUFFIX = "NOTES.txt"
+
+# Go's regexp `(?:^|\s*\n)---\s*`, where \s is [\t\n\f\r ] and ^ is the start of text.
+_SEPARATOR = re.compile(r"(?:\A|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
+# Go's unicode.IsSpace, for TrimSpace.
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_SOURCE = re.compile(r"\A# Source: (.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class CrdFile:
+    """A file of a chart's ``crds/`` directory, as Helm lists it.
+
+    Attributes
+    ----------
+    filename
+        Its path with the chart's name in front (``chart/crds/x.yaml``).
+    data
+        Its content, unchanged.
+    """
+
+    filename: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Manifest:
+    path: str
+    content: str
+    kind: str
+    test: bool
+
+
+def split_manifests(text: str) -> list[str]:
+    """Split one rendered template on ``---`` exactly as Helm's ``SplitManifests``.
+
+    Each piece is trimmed of surrounding whitespace; empty pieces are dropped.
+    """
+    pieces = _SEPARATOR.split(text.lstrip(_GO_SPACE))
+    return [piece.strip(_GO_SPACE) for piece in pieces if piece]
+
+
+def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
+    """Read kind and annotations like Helm's ``SimpleHead`` (strict about their types)."""
+    try:
+        data = load_yaml_first_document(content)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise RenderError(f"YAML parse error on {path}: {where}{problem}") from exc
+    if data is None:
+        return "", None
+    if not isinstance(data, dict):
+        raise RenderError(
+            f"YAML parse error on {path}: a manifest must be a mapping, not a {type(data).__name__}"
+        )
+    for field in ("apiVersion", "kind"):
+        value = data.get(field)
+        if value is not None and not isinstance(value, str):
+            raise RenderError(f"YAML parse error on {path}: {field} must be a string")
+    metadata = data.get("metadata")
+    if metadata is None:
+        return data.get("kind") or "", None
+    if not isinstance(metadata, dict):
+        raise RenderError(f"YAML parse error on {path}: metadata must be a mapping")
+    name = metadata.get("name")
+    if name is not None and not isinstance(name, str):
+        raise RenderError(f"YAML parse error on {path}: metadata.name must be a string")
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict):
+            raise RenderError(f"YAML parse error on {path}: metadata.annotations must be a mapping")
+        for key, value in annotations.items():
+            if value is not None and not isinstance(value, str):
+                raise RenderError(f"YAML parse error on {path}: annotation {key} must be a string")
+    return data.get("kind") or "", annotations
+
+
+def _hook_events(annotations: Mapping[str, Any] | None) -> list[str] | None:
+    """Return the hook's events, ``None`` when not a hook, ``[]`` for an unknown hook type."""
+    if not annotations or _HOOK_ANNOTATION not in annotations:
+        return None
+    raw = annotations[_HOOK_ANNOTATION] or ""
+    events = [event.strip().lower() for event in str(raw).split(",")]
+    if any(event not in _HOOK_EVENTS for event in events):
+        return []
+    return events
+
+
+def _kind_key(manifest: _Manifest) -> tuple[int, str]:
+    position = _ORDER.get(manifest.kind)
+    if position is None:
+        return (len(INSTALL_ORDER), manifest.kind)
+    return (position, "")
+
+
+def assemble_stream(
+    files: Mapping[str, str],
+    crds: Iterable[CrdFile],
+    *,
+    include_crds: bool,
+    skip_tests: bool,
+) -> str:
+    """Build the text ``helm template`` prints for one chart.
+
+    Parameters
+    ----------
+    files
+        Template path (``chart/templates/x.yaml``) to rendered text, as Helm's
+        engine returns it (``NOTES.txt``, partials and empty renders included).
+    crds
+        The chart's and its subcharts' ``crds/`` files, in Helm's order.
+    include_crds
+        Print the CRDs first (``--include-crds``).
+    skip_tests
+        Leave out test hooks (``--skip-tests``).
+
+    Returns
+    -------
+    str
+        The stream, every document preceded by ``---`` and a ``# Source:`` line.
+
+    Raises
+    ------
+    RenderError
+        When a rendered manifest is not valid YAML (``YAML parse error on ...``).
+    """
+    generic: list[_Manifest] = []
+    hooks: list[_Manifest] = []
+    for path in sorted(files):
+        content = files[path]
+        if path.endswith(_NOTES_SUFFIX) or path.rsplit("/", 1)[-1].startswith("_"):
+            continue
+        if not content.strip(_GO_SPACE):
+            continue
+        for piece in split_manifests(content):
+            kind, annotations = _head(path, piece)
+            events = _hook_events(annotations)
+            if events is None:
+                generic.append(_Manifest(path, piece, kind, test=False))
+            elif events:
+                hooks.append(_Manifest(path, piece, kind, test=bool(_TEST_EVENTS & set(events))))
+    generic.sort(key=_kind_key)
+    hooks.sort(key=_kind_key)
+
+    parts: list[str] = []
+    if include_crds:
+        parts.extend(f"---\n# Source: {crd.filename}\n{crd.data}\n" for crd in crds)
+    parts.extend(f"---\n# Source: {m.path}\n{m.content}\n" for m in generic)
+    release_manifest = "".join(parts).strip(_GO_SPACE)
+    out = [release_manifest + "\n"]
+    out.extend(
+        f"---\n# Source: {m.path}\n{m.content}\n" for m in hooks if not (skip_tests and m.test)
+    )
+    return "".join(out)
+
+
+def stream_documents(stream: str) -> list[Document]:
+    """Split a ``helm template`` stream into documents named by their ``# Source:`` line.
+
+    Every document ends in exactly one newline (trailing blank lines, which
+    Helm prints after some files, are dropped). A document without its own
+    ``# Source:`` line (the second document of a multi-document CRD file) takes
+    the name of the one before it.
+    """
+    documents: list[Document] = []
+    source = "helm"
+    for doc in split_stream(stream, "helm", keep_blank=True):
+        text = doc.text.rstrip(_GO_SPACE)
+        if not text:
+            continue
+        match = _SOURCE.match(text)
+        if match is not None:
+            source = match.group(1).strip()
+        documents.append(Document(text + "\n", source))
+    return documents
