@@ -1,0 +1,4 @@
+{{- define "lsp-order.name" -}}
+{{ .Chart.Name }}-{{ .Release.Name }}
+{{- end }}
+kind: NotAManifest
