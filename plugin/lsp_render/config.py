@@ -57,7 +57,9 @@ class HelmConfig(_Model):
     ignore_missing_value_files: bool = Field(False, description="Skip value files that are absent.")
     values: dict[str, Any] = Field(default_factory=dict, description="Inline values.")
     set: dict[str, ScalarValue] = Field(default_factory=dict, description="--set parameters.")
-    include_crds: bool = Field(True, description="Render the chart's crds/ directory.")
+    include_crds: bool = Field(
+        True, alias="includeCRDs", description="Render the chart's crds/ directory."
+    )
     skip_tests: bool = Field(False, description="Leave out test hooks.")
     kube_version: str | None = Field(None, description="Kubernetes version; default KUBE_VERSION.")
     api_versions: list[str] | None = Field(

@@ -25,15 +25,15 @@ def is_template(text: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
-    from jinja2 import StrictUndefined
+    from jinja2 import DictLoader, StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(
+        loader=DictLoader({}),  # {% include %} and {% import %} find nothing
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
-    # No loader: {% include %} / {% import %} cannot reach files.
     env.globals.clear()
     return env
 

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from lsp_render.manifests import Document, is_blank, join_stream, split_stream
+
+
+def test_split_keeps_each_document_byte_for_byte() -> None:
+    text = "a: 1  # kept\n\n---\nb: |\n  x\n  ---y\n---   # comment\nc: 3\n"
+    docs = split_stream(text, "f.yaml")
+    assert [d.text for d in docs] == ["a: 1  # kept\n\n", "b: |\n  x\n  ---y\n", "c: 3\n"]
+    assert all(d.source == "f.yaml" for d in docs)
+
+
+def test_empty_and_comment_only_documents_are_dropped_unless_asked() -> None:
+    text = "---\n---\n# only a comment\n---\nkind: A\n...\n"
+    assert [d.text for d in split_stream(text, "s")] == ["kind: A\n"]
+    assert len(split_stream(text, "s", keep_blank=True)) == 2
+
+
+def test_inline_content_after_separator_and_directives() -> None:
+    docs = split_stream("%YAML 1.2\n--- {kind: A}\n--- !!map\nkind: B\n", "s")
+    assert [d.text for d in docs] == ["{kind: A}\n", "!!map\nkind: B\n"]
+
+
+def test_join_adds_separators_and_round_trips() -> None:
+    docs = [Document("a: 1\n", "x"), Document("b: 2\n", "y")]
+    joined = join_stream(docs)
+    assert joined == "---\na: 1\n---\nb: 2\n"
+    assert split_stream(joined, "x") == [Document("a: 1\n", "x"), Document("b: 2\n", "x")]
+
+
+def test_missing_final_newline_is_added_once() -> None:
+    assert split_stream("a: 1", "s")[0].text == "a: 1\n"
+    assert Document("a: 1\n", "s").with_text("b: 2").text == "b: 2\n"
+
+
+def test_is_blank() -> None:
+    assert is_blank("\n  # x\n\n")
+    assert not is_blank("# x\na: 1\n")
