@@ -146,7 +146,8 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
     from lsp_render.sources.helm import HelmInputs
 
     config = the_plan.config
-    helm = config.helm if config is not None and config.helm is not None else HelmConfig.model_validate({})
+    helm = config.helm if config is not None else None
+    helm = helm if helm is not None else HelmConfig.model_validate({})
     where = f"{request.label}/{CONFIG_FILE}"
     if helm.repo is not None:
         msg = f"{where}: helm.repo: remote charts are not supported yet; vendor the chart"
@@ -214,20 +215,25 @@ def _value_files(request: RenderRequest, helm: HelmConfig, chart_dir: Path) -> l
     paths: list[Path] = []
     for name in names:
         path = resolve_inside(request.repo_root, app_dir, name, what=origin)
-        if not path.is_file():
-            if helm.ignore_missing_value_files:
-                continue
-            rel = _rel(path, request.repo_root)
-            msg = f"{request.label}: value file '{rel}' ({origin}) does not exist"
-            raise InputError(msg)
-        paths.append(path)
-    for name in request.value_files:
-        path = Path(name).resolve()
-        if not path.is_file():
-            msg = f"{request.label}: value file '{name}' (--values) does not exist"
-            raise InputError(msg)
-        paths.append(path)
+        if not path.exists() and helm.ignore_missing_value_files:
+            continue
+        paths.append(_regular_file(path, _rel(path, request.repo_root), origin, request.label))
+    paths.extend(
+        _regular_file(Path(name).resolve(), name, "--values", request.label)
+        for name in request.value_files
+    )
     return paths
+
+
+def _regular_file(path: Path, shown: str, origin: str, label: str) -> Path:
+    """Insist on an existing regular file (a FIFO or a device would hang or never end)."""
+    if not path.exists():
+        msg = f"{label}: value file '{shown}' ({origin}) does not exist"
+        raise InputError(msg)
+    if not path.is_file():
+        msg = f"{label}: value file '{shown}' ({origin}) is not a regular file"
+        raise InputError(msg)
+    return path
 
 
 def _rel(path: Path, root: Path) -> str:
