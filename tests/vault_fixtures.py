@@ -107,14 +107,14 @@ def k8s_env(seeded: Seeded, tmp_path: Path, **extra: str) -> dict[str, str]:
     """Return an environment for kubernetes auth with a service-account token file."""
     jwt = tmp_path / "sa-token"
     jwt.write_text(K8S_JWT + "\n")
-    return vault_env(
-        seeded,
-        VAULT_TOKEN="",
-        LSP_RENDER_VAULT_AUTH="kubernetes",
-        LSP_RENDER_VAULT_ROLE=K8S_ROLE,
-        LSP_RENDER_VAULT_K8S_TOKEN_PATH=str(jwt),
-        **extra,
-    )
+    settings = {
+        "VAULT_TOKEN": "",
+        "LSP_RENDER_VAULT_AUTH": "kubernetes",
+        "LSP_RENDER_VAULT_ROLE": K8S_ROLE,
+        "LSP_RENDER_VAULT_K8S_TOKEN_PATH": str(jwt),
+    }
+    settings.update(extra)
+    return vault_env(seeded, **settings)
 
 
 def backend(env: dict[str, str], role: str | None = None) -> VaultBackend:
