@@ -53,7 +53,7 @@ def snapshot(root: Path) -> dict[str, str]:
             path = Path(dirpath) / name
             rel = str(path.relative_to(root))
             if path.is_symlink():
-                state[rel] = "link:" + os.readlink(path)
+                state[rel] = f"link:{path.readlink()}"
             elif path.is_file():
                 state[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
             else:
