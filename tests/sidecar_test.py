@@ -111,7 +111,7 @@ def _check_sidecar(docs: list[dict[str, Any]], plugin_key: str) -> dict[str, Any
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     assert "args" not in sidecar
     image = sidecar["image"]
-    assert image.startswith("ghcr.io/lsp-render/lsp-render:")
+    assert "lsp-render:" in image
     assert image.rsplit(":", 1)[1][0].isdigit(), "the image tag must be a pinned version"
 
     security = sidecar["securityContext"]
@@ -142,6 +142,17 @@ def _check_sidecar(docs: list[dict[str, Any]], plugin_key: str) -> dict[str, Any
     assert _volume(pod, tmp["name"]) == {"name": tmp["name"], "emptyDir": {}}
     for mount in mounts.values():
         _volume(pod, mount["name"])
+
+    token_path = Path(env["LSP_RENDER_VAULT_K8S_TOKEN_PATH"])
+    token_mount = mounts[str(token_path.parent)]
+    sources = _volume(pod, token_mount["name"])["projected"]["sources"]
+    assert sources == [
+        {"serviceAccountToken": {"path": token_path.name, "expirationSeconds": 3600}}
+    ]
+    others = [c for c in pod["containers"] + pod["initContainers"] if c["name"] != "lsp-render"]
+    for other in others:
+        names = {m["name"] for m in other.get("volumeMounts", [])}
+        assert token_mount["name"] not in names, "only the sidecar gets the Vault login token"
 
     policy_path = Path(env["LSP_RENDER_POLICY"])
     policy_mount = mounts[str(policy_path.parent)]
@@ -180,6 +191,8 @@ def test_component_is_a_kustomize_component() -> None:
 def test_component_adds_the_sidecar(component_output: list[dict[str, Any]]) -> None:
     data = _check_sidecar(component_output, "plugin.yaml")
     assert data == {"plugin.yaml": PLUGIN_YAML.read_text()}
+    pod = _one(component_output, "Deployment", "argocd-repo-server")["spec"]["template"]["spec"]
+    assert _container(pod, "lsp-render")["image"] == "ghcr.io/lsp-render/lsp-render:0.1.0"
 
 
 def test_component_configmaps_are_hashed_and_referenced(
@@ -221,6 +234,40 @@ def test_changed_plugin_yaml_changes_the_configmap_name(tmp_path: Path) -> None:
         return name
 
     assert plugin_volume(before) != plugin_volume(after), "a new config must roll the pods"
+
+
+def test_operator_settings_win_over_the_component(tmp_path: Path) -> None:
+    # What docs/argocd.md tells operators to write next to `components:`.
+    install = _install_with_component(tmp_path)
+    with (install / "kustomization.yaml").open("a") as kustomization:
+        kustomization.write(
+            "images:\n"
+            "  - name: ghcr.io/lsp-render/lsp-render\n"
+            "    newName: registry.example.org/lsp-render\n"
+            "    newTag: 0.1.1\n"
+            "patches:\n"
+            "  - patch: |\n"
+            "      apiVersion: apps/v1\n"
+            "      kind: Deployment\n"
+            "      metadata:\n"
+            "        name: argocd-repo-server\n"
+            "      spec:\n"
+            "        template:\n"
+            "          spec:\n"
+            "            containers:\n"
+            "              - name: lsp-render\n"
+            "                env:\n"
+            "                  - name: VAULT_ADDR\n"
+            "                    value: https://vault.example.org:8200\n"
+        )
+    docs = _kustomize(install)
+    pod = _one(docs, "Deployment", "argocd-repo-server")["spec"]["template"]["spec"]
+    sidecar = _container(pod, "lsp-render")
+    assert sidecar["image"] == "registry.example.org/lsp-render:0.1.1"
+    env = _env(sidecar)
+    assert env["VAULT_ADDR"] == "https://vault.example.org:8200"
+    assert env["LSP_RENDER_VAULT_AUTH"] == "kubernetes"
+    _check_sidecar(docs, "plugin.yaml")
 
 
 def test_helm_values_add_the_same_sidecar(helm_output: list[dict[str, Any]]) -> None:
