@@ -25,13 +25,16 @@ Rules, checked before any Vault request:
   a leading ``/``, ``//`` or a trailing ``/``, a ``.`` or ``..`` segment, a
   backslash, ``%``, ``?``, ``#`` or a control character.
 - ``data/`` equivalence: KV v2 paths may be written with or without ``/data/``
-  after the mount, so ``M/data/REST`` and ``M/REST`` are the same secret when
-  the mount ``M`` (the path's first segment) is KV v2. A path is allowed when
-  either spelling matches: ``secret/team-a/x`` is allowed by
-  ``secret/data/team-a/*``, and ``secret/data/team-a/x`` by ``secret/team-a/*``.
-  Only the first segment is taken as the mount; on a mount of several segments
-  write the patterns the way the placeholders are written. Caveat: on a KV v1
-  mount a top-level folder named ``data`` is equivalent to the mount itself.
+  after the mount (``secret/team-a/x`` and ``secret/data/team-a/x`` are the same
+  KV v2 secret). Patterns use the form Vault's own ACL policies use, with
+  ``data/`` for KV v2 mounts; a path written without it is also tried with
+  ``data/`` after its first segment (the mount), so ``secret/data/team-a/*``
+  allows ``secret/team-a/x``. The reverse is not done: a pattern without
+  ``data/`` (``kv/team-a/*``, the KV v1 form) does not allow
+  ``kv/data/team-a/x``, which on a KV v1 mount is another secret. Only the first
+  segment is taken as the mount; on a mount of several segments write paths
+  with ``data/``. Caveat: a pattern with ``data/`` on a KV v1 mount also allows
+  the path without ``data/``.
 - A malformed policy file is an ``InputError`` (exit 2); a refused path a
   ``PolicyError`` (exit 1) naming the path, the project and the policy file.
 """
@@ -159,7 +162,7 @@ def _refusal(path: str) -> str | None:
 
 
 def path_forms(path: str) -> tuple[str, ...]:
-    """Return the spellings of ``path`` that name the same KV v2 secret.
+    """Return the spellings of ``path`` matched against the patterns.
 
     Parameters
     ----------
@@ -169,14 +172,12 @@ def path_forms(path: str) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``path`` itself, and the same path with ``data/`` after the first segment
-        added (or removed when it is there).
+        ``path`` itself and, when it has no ``data/`` after its first segment,
+        the KV v2 spelling with ``data/`` there.
     """
     mount, sep, rest = path.partition("/")
-    if not sep or not rest:
+    if not sep or not rest or rest.startswith("data/"):
         return (path,)
-    if rest.startswith("data/") and len(rest) > len("data/"):
-        return (path, f"{mount}/{rest[len('data/') :]}")
     return (path, f"{mount}/data/{rest}")
 
 
