@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from lsp_render.argocd_env import release_name_from_app, repo_root_from_source_path
+
 __all__ = ["announcements"]
 
 _CONFIG_FILE = "lsp-render.yaml"
@@ -82,7 +84,8 @@ def _announce(app_dir: Path, environ: Mapping[str, str]) -> list[dict[str, Any]]
     if not app_dir.is_dir():
         return []
     app_dir = app_dir.resolve()
-    root = _boundary(app_dir, environ)
+    # Nothing is read outside the repository (or the app, when its root is unknown).
+    root = repo_root_from_source_path(app_dir, environ) or app_dir
     config = _load_config(app_dir, root)
     kind = _kind(app_dir, config)
     if kind is None:
@@ -101,17 +104,6 @@ def _announce(app_dir: Path, environ: Mapping[str, str]) -> list[dict[str, Any]]
         _release_name_announcement(app_dir, environ, helm.get("releaseName")),
         _namespace_announcement(helm.get("namespace")),
     ]
-
-
-def _boundary(app_dir: Path, environ: Mapping[str, str]) -> Path:
-    """Return the directory nothing is read outside of: the repository root, else the app."""
-    source = environ.get("ARGOCD_APP_SOURCE_PATH", "").strip().strip("/")
-    parts = Path(source).parts if source and source != "." else ()
-    if not parts or ".." in parts or len(parts) >= len(app_dir.parts):
-        return app_dir
-    if app_dir.parts[-len(parts) :] != parts:
-        return app_dir
-    return Path(*app_dir.parts[: -len(parts)])
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -256,8 +248,7 @@ def _release_name_announcement(
     default = _plain(configured)
     if default is None:
         app_name = environ.get("ARGOCD_APP_NAME", "")
-        # Apps outside the control-plane namespace are named "<namespace>_<name>".
-        default = app_name.split("_", 1)[-1] if app_name else app_dir.name
+        default = release_name_from_app(app_name) if app_name else app_dir.name
     item = _announcement(
         "release-name",
         "Helm release name",
