@@ -214,3 +214,36 @@ def test_vault_token_file_in_home(vault: Seeded) -> None:
     (vault.home / ".vault-token").write_text(vault.server.root_token + "\n")
     b = VaultBackend.from_environ(vault_env(vault, VAULT_TOKEN=""), role=None)
     assert b.read([ref("secret/app")])[ref("secret/app")].data is not None
+
+
+def test_second_read_call_reuses_reads_and_mounts(vault: Seeded) -> None:
+    b = backend(vault_env(vault))
+    b.read([ref("secret/app"), ref("kv/legacy")])
+    again = b.read([ref("secret/data/app"), ref("kv/legacy"), ref("secret/team-a/db")])
+    assert all(r.data is not None for r in again.values())
+    assert sorted(_reads(vault)) == [
+        "/v1/kv/legacy",
+        "/v1/secret/data/app",
+        "/v1/secret/data/team-a/db",
+    ]
+    assert len(vault.server.requests("GET", "/v1/sys/internal/ui/mounts/")) == 2
+
+
+def test_vault_addr_needs_a_scheme() -> None:
+    with pytest.raises(InputError, match="http"):
+        VaultConfig.from_environ({"VAULT_ADDR": "vault.example:8200"})
+
+
+def test_lookup_self_shape(vault: Seeded) -> None:
+    import hvac
+
+    token = vault.server.create_token(["reader"], ttl=600, name="looked-up")
+    client = hvac.Client(url=vault.server.address, token=token)
+    data = client.auth.token.lookup_self()["data"]
+    assert data["display_name"] == "looked-up"
+    assert 0 < data["ttl"] <= 600
+    assert data["policies"] == ["reader"]
+    assert data["expire_time"]
+    vault.server.expire_token(token)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.auth.token.lookup_self()

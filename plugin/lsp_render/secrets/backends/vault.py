@@ -10,8 +10,9 @@
    ``sys/internal/ui/mounts/<path>`` (skipped when the version is given and the
    path says where the mount ends), so ``secret/app`` and ``secret/data/app`` are
    the same KV v2 secret;
-4. one read per distinct (mount, path, KV version, secret version), distinct
-   reads in parallel on a bounded thread pool.
+4. one read per distinct (mount, path, KV version, secret version) for the
+   backend's life (one render, however many ``read`` calls), distinct reads in
+   parallel on a bounded thread pool (``MAX_WORKERS``).
 
 A secret that is missing, deleted, destroyed or refused (403) is a
 ``SecretResult`` with a one-line error naming the path as written; the resolver
@@ -123,6 +124,7 @@ class VaultBackend:
         self._lock = threading.Lock()
         self._mounts: list[_Mount] = []
         self._mount_lock = threading.Lock()
+        self._outcomes: dict[_Target, _Outcome] = {}  # reads of this render, across calls
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, role: str | None) -> VaultBackend:
@@ -173,9 +175,14 @@ class VaultBackend:
         self._budget.start()
         client = self._ensure_client()
         plans = self._plan(client, unique)
-        targets = list(dict.fromkeys(p.target for p in plans.values() if p.target is not None))
+        targets = [
+            t
+            for t in dict.fromkeys(p.target for p in plans.values() if p.target is not None)
+            if t not in self._outcomes
+        ]
         fetched = self._parallel(lambda t: self._fetch(client, t), targets)
-        outcomes = dict(zip(targets, fetched, strict=True))
+        self._outcomes.update(zip(targets, fetched, strict=True))
+        outcomes = self._outcomes
         results: dict[SecretRef, SecretResult] = {}
         for ref in unique:
             plan = plans[ref]

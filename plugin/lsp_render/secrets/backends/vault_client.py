@@ -201,10 +201,16 @@ class Retrier:
             attempt += 1
             try:
                 return fn()
+            except requests.exceptions.SSLError:
+                msg = f"TLS with Vault at {self._address} failed ({what}): check VAULT_CACERT"
+                raise BackendUnavailableError(msg) from None
             except requests.Timeout:
                 reason = f"request timed out ({what})"
             except requests.ConnectionError:
                 reason = f"connection failed ({what})"
+            except requests.RequestException as exc:
+                msg = f"cannot talk to Vault at {self._address}: {type(exc).__name__} ({what})"
+                raise BackendUnavailableError(msg) from None
             except hvac.exceptions.VaultError as exc:
                 status = status_of(exc)
                 if status not in _RETRYABLE:

@@ -233,6 +233,9 @@ class VaultConfig:
         if address is None:
             msg = "VAULT_ADDR is not set: the Vault backend needs the address of Vault"
             raise InputError(msg)
+        if not address.startswith(("http://", "https://")):
+            msg = f"VAULT_ADDR must start with http:// or https://, not {address!r}"
+            raise InputError(msg)
         raw_auth = (_first(env, "LSP_RENDER_VAULT_AUTH", "AVP_AUTH_TYPE") or "token").lower()
         auth = _AUTH_ALIASES.get(raw_auth, raw_auth)
         if auth not in AUTH_METHODS:
