@@ -166,6 +166,24 @@ def test_config_gives_defaults(repo: Path) -> None:
     assert by_name["values-files"]["array"] == ["../../common/base.yaml", "values-dev.yaml"]
 
 
+def test_value_files_the_config_always_applies_are_no_environments(repo: Path) -> None:
+    app = repo / "apps" / "web"
+    _write(
+        app,
+        {
+            "Chart.yaml": CHART,
+            "lsp-render.yaml": (
+                'helm:\n  valueFiles: [values-common.yaml, "values-{{ env }}.yaml"]\n'
+            ),
+            "values-common.yaml": "a: 1\n",
+            "values-dev.yaml": "a: 2\n",
+        },
+    )
+    by_name = _by_name(announcements(app, {**REDUCED, "ARGOCD_ENV_ENV": "dev"}))
+    assert "This app has: dev " in by_name["env"]["tooltip"]
+    assert by_name["values-files"]["array"] == ["values-common.yaml", "values-dev.yaml"]
+
+
 def test_templated_config_values_are_not_announced_as_defaults(repo: Path) -> None:
     app = repo / "apps" / "web"
     _write(

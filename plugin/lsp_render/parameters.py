@@ -92,11 +92,11 @@ def _announce(app_dir: Path, environ: Mapping[str, str]) -> list[dict[str, Any]]
         return []
     params = _sent_parameters(environ)
     env = _string(params.get("env")) or environ.get("ARGOCD_ENV_ENV") or None
-    environments = _environments(app_dir)
-    if kind not in {"helm", "hybrid"}:
-        return [_env_announcement(env, environments)] if environments or env else []
     helm = config.get("helm") if isinstance(config, dict) else None
     helm = helm if isinstance(helm, dict) else {}
+    environments = _environments(app_dir, helm.get("valueFiles"))
+    if kind not in {"helm", "hybrid"}:
+        return [_env_announcement(env, environments)] if environments or env else []
     return [
         _env_announcement(env, environments),
         _values_files_announcement(app_dir, root, env, helm.get("valueFiles")),
@@ -167,12 +167,17 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _environments(app_dir: Path) -> list[str]:
-    """Return the ``<env>`` of every ``values-<env>.yaml`` file in the app, sorted."""
+def _environments(app_dir: Path, configured: Any) -> list[str]:
+    """Return the ``<env>`` of every ``values-<env>.yaml`` file in the app, sorted.
+
+    A file that ``lsp-render.yaml`` names literally in ``helm.valueFiles`` is
+    applied in every environment, so it names none.
+    """
+    fixed = set(configured) if isinstance(configured, list) else set()
     found = []
     for entry in app_dir.iterdir():
         match = _ENV_FILE.match(entry.name)
-        if match and entry.is_file():
+        if match and entry.name not in fixed and entry.is_file():
             found.append(match.group(1))
     return sorted(found)
 
