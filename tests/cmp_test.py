@@ -237,6 +237,24 @@ def test_helm_example_environment_from_plugin_env_and_parameters(cmp: CmpServer)
     assert replicas(dev) != {expected}
 
 
+def test_helm_example_value_files_and_helm_parameters(cmp: CmpServer) -> None:
+    manifest = yaml.safe_load((EXAMPLES / "helm" / "application.yaml").read_text())
+    parameters = [
+        {"name": "env", "string": "dev"},
+        {"name": "values-files", "array": ["values.yaml", "values-prod.yaml"]},
+        {"name": "helm-parameters", "map": {"replicaCount": "7", "image.tag": "1.2.3"}},
+        {"name": "release-name", "string": "shop"},
+    ]
+    source = AppSource.from_application(manifest, parameters=parameters)
+    result = cmp.generate(PROJECT, source)
+    assert result.returncode == 0, _explain(result)
+    deployments = [d for d in _objects(result.stdout) if d["kind"] == "Deployment"]
+    assert [d["spec"]["replicas"] for d in deployments] == [7]
+    images = [c["image"] for c in deployments[0]["spec"]["template"]["spec"]["containers"]]
+    assert all(image.endswith(":1.2.3") for image in images)
+    assert all("shop" in d["metadata"]["name"] for d in deployments)
+
+
 def test_helm_example_parameters_under_the_reduced_environment(cmp: CmpServer) -> None:
     manifest = yaml.safe_load((EXAMPLES / "helm" / "application.yaml").read_text())
     result = cmp.parameters(PROJECT, AppSource.from_application(manifest))
