@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from lsp_render.errors import InputError, RenderError
+from lsp_render.sources.helm.strvals import SetValueError, parse_into
 
 __all__ = [
     "HelmYamlLoader",
@@ -146,15 +147,16 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
 def apply_set_values(
     base: dict[str, Any], set_values: tuple[str, ...], *, chart: str
 ) -> dict[str, Any]:
-    """Apply ``--set`` arguments in order, each parsed by Helm's own ``strvals`` parser.
+    """Apply ``--set`` arguments in order, as Helm's CLI does (``strvals.ParseInto``).
 
     Typed like ``--set`` (``1`` is a number, ``true`` a boolean, ``null``
-    deletes), not like ``--set-string``.
+    deletes), not like ``--set-string``; each argument is parsed into the
+    values so far, so ``list[1]=x`` patches one element of a list from a file.
 
     Parameters
     ----------
     base
-        The values from files and inline values.
+        The values from files and inline values (not modified).
     set_values
         The ``--set`` arguments, e.g. ``"a.b=1,c=x"``.
     chart
@@ -168,21 +170,16 @@ def apply_set_values(
     Raises
     ------
     InputError
-        When an argument is malformed.
+        When an argument is malformed (Helm's message; the value is not shown).
     """
-    if not set_values:
-        return base
-    import helm_python
-
     out = base
     for expression in set_values:
         try:
-            parsed = helm_python.parse_set_string(expression)
-        except helm_python.HelmError as exc:
+            out = parse_into(expression, out)
+        except SetValueError as exc:
             raise InputError(
                 f"chart {chart}: failed parsing --set {_quote_key(expression)}: {exc}"
             ) from exc
-        out = merge_values(out, parsed)
     return out
 
 
