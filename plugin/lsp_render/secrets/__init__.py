@@ -1,0 +1,191 @@
+"""Vault placeholders (AVP-compatible): find them, read their secrets once, substitute them.
+
+Two entry points, both with one backend read per render:
+
+- :func:`substitute_documents` for the rendered manifests: a raw-text check picks
+  the documents that may hold placeholders; only those are parsed; every secret
+  of the whole stream is collected and deduplicated first, then read in one
+  ``backend.read`` call, then written. A stream without placeholders creates no
+  backend and returns the very same ``Document`` objects.
+- :func:`resolve_values` for Helm values (``secrets.resolveInValues``).
+
+Backend choice (lazily, only when a placeholder exists): ``--no-secrets`` leaves
+placeholders as they are; ``--secrets-file`` uses the file backend; else
+``VAULT_ADDR`` in the sidecar's environment uses Vault; else the render fails with
+exit 3 saying how to configure one. Before any backend exists, the operator policy
+(``policy.enforce``) and ``AVP_PATH_VALIDATION`` check every path.
+
+Nothing heavy is imported here at module level (no hvac, no YAML parser, no Jinja2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lsp_render.errors import BackendUnavailableError, InputError, PolicyError
+
+if TYPE_CHECKING:
+    from lsp_render.context import RenderRequest
+    from lsp_render.manifests import Document
+    from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
+
+__all__ = ["open_backend", "resolve_values", "substitute_documents"]
+
+
+def substitute_documents(docs: Sequence[Document], request: RenderRequest) -> list[Document]:
+    """Substitute the placeholders of a rendered stream.
+
+    Parameters
+    ----------
+    docs
+        The documents, in stream order.
+    request
+        The render (secret options, environment, app).
+
+    Returns
+    -------
+    list of Document
+        The documents; those without placeholders are the same objects.
+
+    Raises
+    ------
+    InputError
+        A malformed placeholder, unknown modifier, bad annotation or invalid YAML
+        (exit 2).
+    SecretError
+        A secret, key or version is missing, or a modifier failed (exit 1).
+    PolicyError
+        The operator's policy or ``AVP_PATH_VALIDATION`` refuses a path (exit 1).
+    BackendUnavailableError
+        No backend is configured, or it cannot be reached (exit 3).
+    """
+    out = list(docs)
+    if request.secrets.no_secrets:
+        return out
+    from lsp_render.secrets.document import apply_plan, is_candidate, plan_document
+
+    plans = []
+    for index, doc in enumerate(out):
+        if is_candidate(doc.text):
+            plan = plan_document(doc, request.environ)
+            if plan is not None:
+                plans.append((index, plan))
+    if not plans:
+        return out
+    refs: set[SecretRef] = set()
+    for _, plan in plans:
+        refs |= plan.refs
+    results = _read_all(refs, request, example=plans[0][1].label)
+    mask = request.secrets.mask_secrets
+    for index, plan in plans:
+        out[index] = apply_plan(plan, results, mask=mask)
+    return out
+
+
+def resolve_values(
+    values: dict[str, Any], request: RenderRequest, *, source: str
+) -> dict[str, Any]:
+    """Substitute inline placeholders in Helm values before the chart renders.
+
+    Parameters
+    ----------
+    values
+        The merged values (not changed).
+    request
+        The render.
+    source
+        Names the values in messages (``app (Helm values)``).
+
+    Returns
+    -------
+    dict
+        A copy with every placeholder in a string value substituted (a
+        whole-string placeholder that resolves to a non-string gives that value).
+
+    Raises
+    ------
+    InputError, SecretError, PolicyError, BackendUnavailableError
+        As :func:`substitute_documents`.
+    """
+    if request.secrets.no_secrets:
+        return values
+    from lsp_render.secrets.values import plan_values, substitute_values
+
+    sites = plan_values(values, request.environ, source=source)
+    if not sites:
+        return values
+    refs = {bound.ref for site in sites for bound in site.bounds}
+    results = _read_all(refs, request, example=source)
+    return substitute_values(
+        values, sites, results, source=source, mask=request.secrets.mask_secrets
+    )
+
+
+def _read_all(
+    refs: Collection[SecretRef], request: RenderRequest, *, example: str
+) -> Mapping[SecretRef, SecretResult]:
+    backend = open_backend(sorted({ref.path for ref in refs}), request, example=example)
+    try:
+        return backend.read(refs)
+    finally:
+        backend.close()
+
+
+def open_backend(paths: Sequence[str], request: RenderRequest, *, example: str) -> SecretBackend:
+    """Check the paths against the policy, then create the configured backend.
+
+    Parameters
+    ----------
+    paths
+        Every distinct secret path of the render.
+    request
+        The render.
+    example
+        A document or file with placeholders, for the no-backend message.
+
+    Returns
+    -------
+    SecretBackend
+        The file backend (``--secrets-file``) or the Vault backend (``VAULT_ADDR``).
+
+    Raises
+    ------
+    PolicyError
+        A path the policy or ``AVP_PATH_VALIDATION`` refuses.
+    BackendUnavailableError
+        No backend is configured.
+    """
+    from lsp_render.secrets import policy
+
+    role = policy.enforce(paths, request)
+    _validate_paths(paths, request.environ)
+    if request.secrets.secrets_file is not None:
+        from lsp_render.secrets.backends.file import FileBackend
+
+        return FileBackend.from_file(request.secrets.secrets_file)
+    if request.environ.get("VAULT_ADDR"):
+        from lsp_render.secrets.backends.vault import VaultBackend
+
+        return VaultBackend.from_environ(request.environ, role=role)
+    raise BackendUnavailableError(
+        f"{example} holds Vault placeholders but no secret backend is configured: set VAULT_ADDR "
+        "(with Vault credentials), pass --secrets-file FILE, or pass --no-secrets to leave "
+        "placeholders as they are"
+    )
+
+
+def _validate_paths(paths: Sequence[str], environ: Mapping[str, str]) -> None:
+    pattern_text = environ.get("AVP_PATH_VALIDATION")
+    if not pattern_text:
+        return
+    try:
+        pattern = re.compile(pattern_text)
+    except re.error as err:
+        raise InputError(f"AVP_PATH_VALIDATION is not a valid regular expression: {err}") from None
+    for path in paths:
+        if pattern.search(path) is None:
+            raise PolicyError(
+                f"the path {path} is disallowed by the AVP_PATH_VALIDATION restriction"
+            )

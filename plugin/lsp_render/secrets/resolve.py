@@ -1,0 +1,147 @@
+"""Turn one string holding placeholders into its value, from the backend's results.
+
+Shared by manifests (``document.py``) and Helm values (``values.py``). A string
+is cut into literal text and placeholders; each placeholder's value is looked up,
+run through its modifiers and written back, and the result is never scanned
+again. A placeholder that is the whole string and resolves to a non-string
+(``jsonParse`` output, a number stored in the secret) gives that value itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lsp_render.errors import SecretError
+from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.secrets.jsonpath import format_value, go_json
+from lsp_render.secrets.modifiers import ModifierError, apply_modifiers
+from lsp_render.secrets.placeholders import Placeholder
+
+__all__ = ["MASK", "Bound", "MissingKeyError", "resolve_string", "stringify"]
+
+MASK = "********"
+"""What ``--mask-secrets`` prints in place of every value."""
+
+
+class MissingKeyError(SecretError):
+    """The secret exists but has no such key (``remove-missing`` may drop the field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A placeholder together with the secret it reads."""
+
+    placeholder: Placeholder
+    ref: SecretRef
+
+
+def stringify(value: Any) -> str:
+    """Write a resolved value as text (AVP's ``stringify``; JSON for maps and lists)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return go_json(value)
+    if isinstance(value, Mapping) or (isinstance(value, Sequence) and not isinstance(value, bytes)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return format_value(value)
+
+
+def _json_escaped(text: str) -> str:
+    """Escape ``text`` for the inside of a JSON string, as Go's encoder (and Helm's toJson) does."""
+    return go_json(text)[1:-1]
+
+
+def _value(bound: Bound, results: Mapping[SecretRef, SecretResult], where: str, field: str) -> Any:
+    placeholder, ref = bound.placeholder, bound.ref
+    result = results.get(ref)
+    if result is None:
+        raise SecretError(
+            f"{where}: the backend returned nothing for path {ref.path} ({placeholder.label})"
+        )
+    if result.error is not None or result.data is None:
+        reason = result.error or f"Could not find secrets at path {ref.path}"
+        raise SecretError(f"{where}: {reason} (placeholder {placeholder.label} in {field})")
+    value = result.data.get(placeholder.key)
+    if value is None:
+        raise MissingKeyError(
+            f"{where}: missing Vault value for placeholder {placeholder.key} in string {field} "
+            f"({placeholder.label})"
+        )
+    try:
+        return apply_modifiers(value, placeholder.modifiers)
+    except ModifierError as err:
+        raise SecretError(
+            f"{where}: {err} for placeholder {placeholder.label} in {field}"
+        ) from None
+
+
+def _masked(placeholder: Placeholder) -> str:
+    last = placeholder.modifiers[-1].name if placeholder.modifiers else ""
+    if last == "base64encode":
+        return base64.b64encode(MASK.encode()).decode("ascii")
+    return MASK
+
+
+def resolve_string(
+    text: str,
+    bounds: Sequence[Bound],
+    results: Mapping[SecretRef, SecretResult],
+    *,
+    where: str,
+    field: str,
+    mask: bool,
+) -> Any:
+    """Substitute every placeholder of ``text``.
+
+    Parameters
+    ----------
+    text
+        The string as written.
+    bounds
+        Its placeholders (in order, from ``find_placeholders``) with their secrets.
+    results
+        The backend's answer for every secret of the render.
+    where
+        The document or file, for messages.
+    field
+        The field (``data.password``), for messages.
+    mask
+        Write ``********`` instead of each value (still resolving it).
+
+    Returns
+    -------
+    Any
+        The new string, or the value itself for a whole-string placeholder
+        that resolves to a non-string.
+
+    Raises
+    ------
+    MissingKeyError
+        A secret has no such key.
+    SecretError
+        A secret is missing or unreadable, or a modifier failed on its value.
+    """
+    if len(bounds) == 1:
+        only = bounds[0].placeholder
+        if only.start == 0 and only.end == len(text) and not only.escaped:
+            value = _value(bounds[0], results, where, field)
+            if mask:
+                return _masked(only)
+            return value
+    pieces: list[str] = []
+    cursor = 0
+    for bound in bounds:
+        placeholder = bound.placeholder
+        value = _value(bound, results, where, field)
+        rendered = _masked(placeholder) if mask else stringify(value)
+        if placeholder.escaped:
+            rendered = _json_escaped(rendered)
+        pieces.append(text[cursor : placeholder.start])
+        pieces.append(rendered)
+        cursor = placeholder.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
