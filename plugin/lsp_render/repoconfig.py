@@ -5,12 +5,18 @@ It names the applications (globs), the per-environment data file exposed to
 templates as ``envdata``, and Helm ``--set`` parameters injected into every
 Helm application of an environment, the way an app-of-apps injects them.
 ``overrides`` add parameters for some applications only.
+
+Application globs are path globs relative to the file's directory: ``*`` and
+``?`` stay within one path segment, ``**`` spans any number of them.
+``environments.dataFile`` is one file or a list of files deep-merged in order
+(later files win, as Helm layers value files), so shared defaults can live in
+one file and each environment's data in another.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ __all__ = [
     "escape_set_value",
     "find_repo_config",
     "format_set",
+    "glob_matches",
     "helm_set_args",
     "load_envdata",
 ]
@@ -39,7 +46,9 @@ class _Model(BaseModel):
 
 
 class _Environments(_Model):
-    data_file: str | None = Field(None, description="Per-environment data file (Jinja2 over env).")
+    data_file: str | list[str] | None = Field(
+        None, description="Per-environment data file(s) (Jinja2 over env), merged in order."
+    )
 
 
 class _Helm(_Model):
@@ -74,8 +83,8 @@ class RepoConfig:
         How messages name the file.
     applications
         Globs of application directories.
-    data_file
-        The data file template, or None.
+    data_files
+        The data file templates, merged in order (empty: no ``envdata``).
     helm_set
         Parameters for every Helm application of an environment (templates).
     overrides
@@ -85,7 +94,7 @@ class RepoConfig:
     directory: Path
     label: str
     applications: tuple[str, ...]
-    data_file: str | None
+    data_files: tuple[str, ...]
     helm_set: Mapping[str, ScalarValue]
     overrides: tuple[tuple[tuple[str, ...], Mapping[str, ScalarValue]], ...]
 
@@ -96,12 +105,61 @@ class RepoConfig:
         return _matches(self.directory, app_dir, self.applications)
 
 
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    """Translate a path glob (``*``, ``?``, ``[...]``, ``**``) into a regular expression."""
+    out: list[str] = []
+    text = glob.strip("/")
+    i = 0
+    while i < len(text):
+        if text.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif text.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif text[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif text[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif text[i] == "[" and "]" in text[i + 2 :]:
+            end = text.index("]", i + 2)
+            body = text[i + 1 : end]
+            negate = body.startswith("!")
+            body = (body[1:] if negate else body).replace("\\", "\\\\")
+            out.append(f"[{'^/' if negate else ''}{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(text[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_matches(rel: str, globs: Iterable[str]) -> bool:
+    """Tell whether the relative POSIX path ``rel`` matches one of the path ``globs``.
+
+    Parameters
+    ----------
+    rel
+        A path relative to the directory of ``lsp-render-repo.yaml``.
+    globs
+        Path globs: ``*`` and ``?`` match within one segment, ``**`` across segments.
+
+    Returns
+    -------
+    bool
+        Whether any glob matches the whole path.
+    """
+    return any(_glob_regex(glob).match(rel) is not None for glob in globs)
+
+
 def _matches(base: Path, app_dir: Path, globs: tuple[str, ...] | list[str]) -> bool:
     try:
         rel = app_dir.relative_to(base).as_posix()
     except ValueError:
         return False
-    return any(fnmatch.fnmatchcase(rel, glob.rstrip("/")) for glob in globs)
+    return glob_matches(rel, globs)
 
 
 def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
@@ -112,6 +170,8 @@ def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
     InputError
         For a malformed file (naming file, key and line).
     """
+    if app_dir != repo_root and repo_root not in app_dir.parents:
+        return None  # never look outside the repository
     for directory in (app_dir, *app_dir.parents):
         path = directory / REPO_CONFIG_FILE
         if path.is_file():
@@ -139,18 +199,30 @@ def _load(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
         directory=directory,
         label=label,
         applications=tuple(model.applications),
-        data_file=model.environments.data_file,
+        data_files=_as_tuple(model.environments.data_file),
         helm_set=dict(model.helm.set),
         overrides=tuple((tuple(o.applications), dict(o.helm.set)) for o in model.overrides),
     )
 
 
+def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _describe(exc: ValidationError, loaded: LoadedYaml) -> str:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    error = errors[0]
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{loaded.where(loc)}: unknown key"
-    return f"{loaded.where(loc)}: {error['msg']}"
+    if error["type"] != "missing":
+        # Unions add their member types to the location ("dataFile.str"); keep the keys only.
+        while loc and loc not in loaded.lines:
+            loc = loc[:-1]
+    expected = sorted({str(e["msg"]) for e in errors if tuple(e["loc"][: len(loc)]) == loc})
+    return f"{loaded.where(loc)}: {' or '.join(expected) if loc else error['msg']}"
 
 
 def load_envdata(
@@ -163,21 +235,46 @@ def load_envdata(
     InputError
         When the file is missing, leaves the repository, or is not a mapping.
     """
-    if env is None or config.data_file is None:
+    if env is None or not config.data_files:
         return {}
-    where = f"{config.label}: environments.dataFile"
-    rel = render_template(config.data_file, context, where=where)
-    path = resolve_inside(repo_root, config.directory, rel, what=where)
-    if not path.is_file():
-        msg = f"{where}: data file '{rel}' for environment '{env}' does not exist"
-        raise InputError(msg)
-    data = load_yaml_file(path, label=rel).data
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        msg = f"{rel}: environment data must be a mapping"
-        raise InputError(msg)
-    return data
+    merged: dict[str, Any] = {}
+    for index, template in enumerate(config.data_files):
+        where = f"{config.label}: environments.dataFile"
+        if len(config.data_files) > 1:
+            where += f"[{index}]"
+        rel = render_template(template, context, where=where)
+        path = resolve_inside(repo_root, config.directory, rel, what=where)
+        if not path.is_file():
+            msg = f"{where}: data file '{rel}' for environment '{env}' does not exist"
+            raise InputError(msg)
+        label = _rel_label(path, repo_root, rel)
+        data = load_yaml_file(path, label=label).data
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            msg = f"{label}: environment data must be a mapping"
+            raise InputError(msg)
+        merged = _deep_merge(merged, data)
+    return merged
+
+
+def _rel_label(path: Path, repo_root: Path, fallback: str) -> str:
+    try:
+        return path.relative_to(repo_root).as_posix()
+    except ValueError:
+        return fallback
+
+
+def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` into ``base`` recursively (mappings merge; anything else replaces)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        current = out.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            out[key] = _deep_merge(current, value)
+        else:
+            out[key] = value
+    return out
 
 
 def escape_set_value(value: str) -> str:
