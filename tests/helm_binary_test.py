@@ -218,3 +218,17 @@ def test_binary_render_does_not_load_the_embedded_engine(fake_helm: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_symlink_leaving_the_repository_never_reaches_helm(fake_helm: Path, tmp_path: Path) -> None:
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, symlinks=True)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("kind: Secret\n")
+    chart = repo / "applications" / "lsp-order"
+    (chart / "templates" / "leak.yaml").symlink_to(outside)
+    with pytest.raises(InputError, match=r"leak\.yaml: symbolic link leaves the repository"):
+        render_chart(inputs("lsp-order", chart_dir=chart, repo_root=repo))
+    assert not (tmp_path / "calls.json").exists()

@@ -111,3 +111,11 @@ def test_build_dependencies_in_place_for_init(repo_copy: Path, private_tmp: Path
 def test_build_dependencies_refuses_remote_ones(repo_copy: Path) -> None:
     with pytest.raises(RenderError, match=r"missing in charts/: redis"):
         build_dependencies(repo_copy / "applications" / "lsp-missing-remote", repo_copy)
+
+
+def test_symlink_loop_inside_the_repository_fails_cleanly(repo_copy: Path) -> None:
+    chart = repo_copy / "applications" / "lsp-order"
+    (chart / "loop").symlink_to(chart)
+    # lsp-render's own walk stops; Helm's loader then gives up as the helm CLI does.
+    with pytest.raises(RenderError, match=r"^chart lsp-order: .*too many levels of symbolic links"):
+        _load(chart, repo_copy)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsp_render.errors import InputError, RenderError
 from lsp_render.sources.helm.capabilities import normalize_kube_version
-from lsp_render.sources.helm.dependencies import built_chart, inspect_dependencies
+from lsp_render.sources.helm.dependencies import built_chart, fingerprint, inspect_dependencies
 from lsp_render.sources.helm.values import load_values_file, values_to_json
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ def render_stream(helm: Path, inputs: HelmInputs) -> str:
     """
     _check_inputs(inputs)
     deps = inspect_dependencies(inputs.chart_dir, inputs.repo_root)
+    fingerprint(inputs.chart_dir, inputs.repo_root, deps.local_dirs)  # refuses links that leave
     stdin = _inline_values(inputs.values, deps.name)
 
     def build(path: Path) -> None:

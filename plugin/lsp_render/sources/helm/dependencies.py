@@ -216,9 +216,15 @@ def missing_dependency_error(deps: ChartDependencies) -> RenderError | None:
 
 def _walk_files(root: Path, repo_root: Path) -> Iterator[tuple[str, int, int]]:
     real_root = repo_root.resolve()
+    seen: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
         here = Path(dirpath)
+        real_here = here.resolve()
+        if real_here in seen:  # a link back to a directory already walked
+            dirnames[:] = []
+            continue
+        seen.add(real_here)
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
         for name in sorted([*filenames, *dirnames]):
             path = here / name
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
