@@ -1,0 +1,198 @@
+"""Find the (application, environment) pairs of a deployment repository.
+
+With an ``lsp-render-repo.yaml`` the applications are the directories its
+``applications`` globs match; without one, every directory under the root
+that lsp-render can render, not looking inside an application. Each
+application is rendered for every environment it has a ``values-<env>.yaml``
+for; an application without any is rendered once, without environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp_render.config import CONFIG_FILE
+from lsp_render.errors import InputError
+from lsp_render.paths import find_repo_root
+from lsp_render.repoconfig import RepoConfig, find_repo_config
+
+__all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]
+
+_VALUES_PREFIX = "values-"
+_VALUES_SUFFIX = ".yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One (application, environment) pair of a ``render-all`` run.
+
+    Attributes
+    ----------
+    rel
+        The application's path relative to the ``render-all`` root (POSIX; the
+        directory's name when the root is the application itself).
+    env
+        The environment, or None for an application without ``values-<env>.yaml``.
+    app_dir
+        The application directory (absolute, resolved).
+    """
+
+    rel: str
+    env: str | None
+    app_dir: Path
+
+    @property
+    def label(self) -> str:
+        """Name the pair in progress and summaries: ``<env>/<app>`` or ``<app>``."""
+        return f"{self.env}/{self.rel}" if self.env is not None else self.rel
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        """Order pairs by environment, then application (no environment first)."""
+        return (self.env or "", self.rel)
+
+    def output_path(self, output_dir: Path) -> Path:
+        """Where ``--output-dir`` puts this pair: ``DIR/<env>/<app>.yaml`` or ``DIR/<app>.yaml``."""
+        base = output_dir / self.env if self.env is not None else output_dir
+        return base / f"{self.rel}.yaml"
+
+
+def value_environments(app_dir: Path) -> list[str]:
+    """List the environments ``app_dir`` has a ``values-<env>.yaml`` for, sorted."""
+    envs = []
+    for entry in app_dir.iterdir():
+        name = entry.name
+        if (
+            name.startswith(_VALUES_PREFIX)
+            and name.endswith(_VALUES_SUFFIX)
+            and len(name) > len(_VALUES_PREFIX) + len(_VALUES_SUFFIX)
+            and entry.is_file()
+        ):
+            envs.append(name[len(_VALUES_PREFIX) : -len(_VALUES_SUFFIX)])
+    return sorted(envs)
+
+
+def _under(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _is_application(directory: Path, environ: Mapping[str, str]) -> bool:
+    """Tell whether ``pipeline.plan`` accepts ``directory`` (``lsp-render.yaml``: always)."""
+    if (directory / CONFIG_FILE).is_file():
+        return True
+    from lsp_render.pipeline import plan
+    from lsp_render.request_builder import build_request
+
+    try:
+        plan(build_request(directory, environ=environ))
+    except InputError:
+        return False
+    return True
+
+
+def _walk(directory: Path, environ: Mapping[str, str]) -> Iterator[Path]:
+    if _is_application(directory, environ):
+        yield directory
+        return
+    for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        yield from _walk(entry, environ)
+
+
+def _globbed(config: RepoConfig, root: Path) -> list[Path]:
+    found: set[Path] = set()
+    for glob in config.applications:
+        for match in config.directory.glob(glob.strip("/")):
+            if not match.is_dir() or any(part.startswith(".") for part in match.parts):
+                continue
+            resolved = match.resolve()
+            if _under(root, resolved) and config.covers(resolved):
+                found.add(resolved)
+    return sorted(found)
+
+
+def find_applications(
+    root: Path, environ: Mapping[str, str]
+) -> tuple[RepoConfig | None, list[Path]]:
+    """Find the application directories under ``root``.
+
+    Parameters
+    ----------
+    root
+        The directory to search (absolute, resolved).
+    environ
+        The environment (for locating the repository root).
+
+    Returns
+    -------
+    tuple
+        The repository configuration that applies (or None) and the application
+        directories, sorted.
+
+    Raises
+    ------
+    InputError
+        When the repository configuration is malformed.
+    """
+    repo_root = find_repo_root(root, environ)
+    config = find_repo_config(root, repo_root)
+    if config is not None and config.applications:
+        return config, _globbed(config, root)
+    return config, list(_walk(root, environ))
+
+
+def discover_pairs(root: Path, environ: Mapping[str, str], envs: Sequence[str] = ()) -> list[Pair]:
+    """List every (application, environment) pair under ``root``.
+
+    Parameters
+    ----------
+    root
+        The ``render-all`` root (absolute, resolved).
+    environ
+        The environment.
+    envs
+        Restrict to these environments (applications without environment are
+        then left out); empty: every environment.
+
+    Returns
+    -------
+    list of Pair
+        The pairs, in the order of :attr:`Pair.sort_key`.
+
+    Raises
+    ------
+    InputError
+        When the repository configuration is malformed or no application is found.
+    """
+    _config, apps = find_applications(root, environ)
+    if not apps:
+        msg = f"{root}: no application found (no directory lsp-render can render)"
+        raise InputError(msg)
+    wanted = set(envs)
+    pairs: list[Pair] = []
+    for app_dir in apps:
+        rel = app_dir.relative_to(root).as_posix() if app_dir != root else app_dir.name
+        app_envs = value_environments(app_dir)
+        if not app_envs:
+            if not wanted:
+                pairs.append(Pair(rel, None, app_dir))
+            continue
+        pairs.extend(Pair(rel, env, app_dir) for env in app_envs if not wanted or env in wanted)
+    if not pairs:
+        msg = (
+            f"{root}: no application has a values file for environment {', '.join(sorted(wanted))}"
+        )
+        raise InputError(msg)
+    return sorted(pairs, key=lambda pair: pair.sort_key)
+
+
+def default_jobs() -> int:
+    """Return the default ``--jobs``: the number of CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

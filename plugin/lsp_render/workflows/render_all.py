@@ -1,0 +1,220 @@
+"""``render-all``: render every (application, environment) pair of a repository in parallel.
+
+Pairs run in a pool of worker processes (``forkserver``: each worker starts
+from a clean interpreter, never from a process that already loaded the Helm
+engine's Go runtime) and each worker renders many pairs in-process, so the
+engine loads once per worker. A task is one application with all its
+environments, so a chart's dependencies are built once per worker that
+renders it, and scratch spaces stay private to each render.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import TextIO
+
+from lsp_render.context import SecretOptions
+from lsp_render.errors import ExitCode
+from lsp_render.workflows.discovery import Pair, discover_pairs
+from lsp_render.workflows.progress import make_progress
+from lsp_render.workflows.worker import (
+    PER_APP_VARIABLES,
+    PairResult,
+    RenderJob,
+    init_worker,
+    render_pairs,
+    render_pairs_in_worker,
+)
+
+__all__ = ["RenderAllReport", "plan_tasks", "render_all", "run_pairs"]
+
+
+@dataclass(frozen=True)
+class RenderAllReport:
+    """The results of a run.
+
+    Attributes
+    ----------
+    results
+        One result per pair, in :attr:`Pair.sort_key` order.
+    wall_seconds
+        Wall-clock time of the renders.
+    jobs
+        Worker processes used (1: in-process).
+    """
+
+    results: tuple[PairResult, ...]
+    wall_seconds: float
+    jobs: int
+
+    @property
+    def failed(self) -> tuple[PairResult, ...]:
+        """The pairs that failed."""
+        return tuple(result for result in self.results if not result.ok)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every pair rendered, else 1."""
+        return int(ExitCode.RENDER_FAILED) if self.failed else int(ExitCode.OK)
+
+
+def plan_tasks(pairs: Sequence[Pair], jobs: int) -> list[list[Pair]]:
+    """Split pairs into pool tasks: one per application, or one per pair when apps are few.
+
+    The largest tasks go first, so no worker is left with a long task at the end.
+    """
+    by_app = [
+        list(group) for _, group in groupby(sorted(pairs, key=lambda p: p.rel), key=lambda p: p.rel)
+    ]
+    if len(by_app) < 2 * jobs:
+        return [[pair] for pair in sorted(pairs, key=lambda p: p.sort_key)]
+    return sorted(by_app, key=len, reverse=True)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["lsp_render.workflows.worker"])
+        return ctx
+    return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
+
+
+def _died(pairs: Sequence[Pair], reason: str) -> list[PairResult]:
+    return [PairResult(pair, int(ExitCode.RENDER_FAILED), 0, 0.0, reason) for pair in pairs]
+
+
+def run_pairs(
+    pairs: Sequence[Pair],
+    job: RenderJob,
+    *,
+    jobs: int,
+    on_result: Callable[[PairResult], None] = lambda result: None,
+) -> RenderAllReport:
+    """Render every pair, ``jobs`` at a time.
+
+    Parameters
+    ----------
+    pairs
+        The pairs to render.
+    job
+        Settings shared by every pair.
+    jobs
+        Number of worker processes; 1 renders in this process.
+    on_result
+        Called in this process for each finished pair (progress).
+
+    Returns
+    -------
+    RenderAllReport
+        Every pair's result, sorted.
+    """
+    start = time.perf_counter()
+    results: list[PairResult] = []
+    tasks = plan_tasks(pairs, jobs)
+    workers = min(jobs, len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            for result in render_pairs(task, job):
+                results.append(result)
+                on_result(result)
+    else:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=_context(), initializer=init_worker, initargs=(job,)
+        ) as pool:
+            futures: dict[Future[list[PairResult]], list[Pair]] = {
+                pool.submit(render_pairs_in_worker, task): task for task in tasks
+            }
+            try:
+                _collect(futures, results, on_result)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    ordered = sorted(results, key=lambda result: result.pair.sort_key)
+    return RenderAllReport(tuple(ordered), time.perf_counter() - start, max(1, workers))
+
+
+def _collect(
+    futures: dict[Future[list[PairResult]], list[Pair]],
+    results: list[PairResult],
+    on_result: Callable[[PairResult], None],
+) -> None:
+    from concurrent.futures import as_completed
+
+    for future in as_completed(futures):
+        try:
+            batch = future.result()
+        except BrokenProcessPool:
+            batch = _died(futures[future], "a worker process died (out of memory or killed)")
+        except Exception as exc:
+            batch = _died(
+                futures[future], f"internal error in the worker pool ({type(exc).__name__})"
+            )
+        for result in batch:
+            results.append(result)
+            on_result(result)
+
+
+def render_all(
+    root: Path,
+    *,
+    environ: Mapping[str, str],
+    jobs: int,
+    envs: Sequence[str] = (),
+    output_dir: Path | None = None,
+    secrets: SecretOptions | None = None,
+    progress_stream: TextIO | None = None,
+) -> RenderAllReport:
+    """Find and render every (application, environment) pair under ``root``.
+
+    Parameters
+    ----------
+    root
+        The repository (or part of it) to render.
+    environ
+        The environment; the Argo CD variables that name one application
+        (:data:`~lsp_render.workflows.worker.PER_APP_VARIABLES`) are dropped.
+    jobs
+        Worker processes.
+    envs
+        Restrict to these environments.
+    output_dir
+        Write ``DIR/<env>/<app>.yaml`` per rendered pair.
+    secrets
+        Secret backend options.
+    progress_stream
+        Where progress goes (a bar on a terminal, else lines); None: silent.
+
+    Returns
+    -------
+    RenderAllReport
+        Every pair's result.
+
+    Raises
+    ------
+    InputError
+        When no application is found or the repository configuration is malformed.
+    """
+    env = {
+        k: v
+        for k, v in environ.items()
+        if k not in PER_APP_VARIABLES and not k.startswith("ARGOCD_ENV_")
+    }
+    root = root.resolve()
+    pairs = discover_pairs(root, env, envs)
+    job = RenderJob(
+        environ=env,
+        secrets=secrets or SecretOptions(),
+        output_dir=output_dir.resolve() if output_dir is not None else None,
+    )
+    if progress_stream is None:
+        return run_pairs(pairs, job, jobs=jobs)
+    with make_progress(progress_stream, len(pairs)) as progress:
+        return run_pairs(pairs, job, jobs=jobs, on_result=progress.advance)

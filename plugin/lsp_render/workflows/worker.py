@@ -1,0 +1,181 @@
+"""Render one (application, environment) pair exactly as ``lsp-render render`` would.
+
+This runs inside the worker processes of ``render-all`` (and in-process for
+``--jobs 1``). The Helm engine is imported by the first pair a worker renders
+and then stays loaded, so each worker pays for it once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp_render.context import SecretOptions
+from lsp_render.errors import ExitCode, LspRenderError
+from lsp_render.workflows.discovery import Pair
+
+__all__ = [
+    "PER_APP_VARIABLES",
+    "PairResult",
+    "RenderJob",
+    "init_worker",
+    "render_pair",
+    "render_pairs",
+    "render_pairs_in_worker",
+]
+
+# Argo CD variables that describe ONE application; render-all renders many.
+PER_APP_VARIABLES = (
+    "ARGOCD_APP_NAME",
+    "ARGOCD_APP_NAMESPACE",
+    "ARGOCD_APP_SOURCE_PATH",
+    "ARGOCD_APP_PARAMETERS",
+    "ARGOCD_ENV_ENV",
+)
+
+EMPTY_RENDER = "the render produced no Kubernetes objects (refusing an empty success)"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderJob:
+    """What every pair of a ``render-all`` run shares.
+
+    Attributes
+    ----------
+    environ
+        The environment, without the per-application Argo CD variables.
+    secrets
+        Secret backend options.
+    output_dir
+        ``--output-dir`` (absolute), or None.
+    """
+
+    environ: Mapping[str, str]
+    secrets: SecretOptions
+    output_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    """The outcome of one pair.
+
+    Attributes
+    ----------
+    pair
+        The pair.
+    exit_code
+        What ``lsp-render render`` would have exited with (0: rendered).
+    objects
+        Number of documents rendered (0 on failure).
+    seconds
+        Time spent on this pair.
+    message
+        One line on failure (never a secret value), else None.
+    """
+
+    pair: Pair
+    exit_code: int
+    objects: int
+    seconds: float
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the pair rendered."""
+        return self.exit_code == 0
+
+
+def _strip_label(message: str, labels: Sequence[str]) -> str:
+    for label in labels:
+        if label and message.startswith(f"{label}: "):
+            return message[len(label) + 2 :]
+    return message
+
+
+def _innermost(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def render_pair(pair: Pair, job: RenderJob) -> PairResult:
+    """Render one pair; with an output directory, write (or on failure remove) its file.
+
+    Parameters
+    ----------
+    pair
+        The application and environment.
+    job
+        The settings every pair shares.
+
+    Returns
+    -------
+    PairResult
+        The outcome; failures are reported in it, never raised.
+    """
+    from lsp_render.manifests import join_stream
+    from lsp_render.pipeline import render
+    from lsp_render.request_builder import build_request
+
+    start = time.perf_counter()
+    labels = [pair.rel, pair.app_dir.name]
+    try:
+        request = build_request(
+            pair.app_dir, environ=job.environ, env=pair.env, secrets=job.secrets
+        )
+        labels.insert(0, request.label)
+        docs = render(request)
+        if not docs:
+            raise LspRenderError(EMPTY_RENDER)
+        data = join_stream(docs).encode("utf-8")
+        if job.output_dir is not None:
+            _write(pair.output_path(job.output_dir), data)
+    except LspRenderError as exc:
+        code, message = int(exc.exit_code), _strip_label(exc.message, labels)
+    except Exception as exc:
+        code = int(ExitCode.RENDER_FAILED)
+        message = f"internal error ({type(exc).__name__} at {_innermost(exc)}); please report it"
+    else:
+        return PairResult(pair, 0, len(docs), time.perf_counter() - start)
+    if job.output_dir is not None:
+        pair.output_path(job.output_dir).unlink(missing_ok=True)  # no stale success
+    return PairResult(pair, code, 0, time.perf_counter() - start, message)
+
+
+def render_pairs(pairs: Sequence[Pair], job: RenderJob) -> list[PairResult]:
+    """Render several pairs in order (one task of the pool: usually one application)."""
+    return [render_pair(pair, job) for pair in pairs]
+
+
+_JOB: RenderJob | None = None
+
+
+def init_worker(job: RenderJob) -> None:
+    """Pool initializer: remember the shared settings once per worker process."""
+    global _JOB  # noqa: PLW0603 - one job per worker process
+    _JOB = job
+
+
+def render_pairs_in_worker(pairs: Sequence[Pair]) -> list[PairResult]:
+    """Render pairs with the settings :func:`init_worker` stored."""
+    if _JOB is None:  # pragma: no cover - the pool always runs the initializer
+        msg = "worker used without init_worker"
+        raise RuntimeError(msg)
+    return render_pairs(pairs, _JOB)
