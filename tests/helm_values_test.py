@@ -124,3 +124,12 @@ def test_bad_value_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         render_chart(inputs("lsp-order", value_files=(bad,)))
     assert str(caught.value).startswith(f"{bad}: invalid YAML at line 2: ")
+
+
+@pytest.mark.usefixtures("embedded_only")
+def test_inline_values_may_be_any_mapping() -> None:
+    from types import MappingProxyType
+
+    inline = MappingProxyType({"layered": MappingProxyType({"inline": ("a", {"b": 1})})})
+    values = _rendered_values(render_chart(inputs("lsp-order", values=inline)))
+    assert values["layered"]["inline"] == ["a", {"b": 1}]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from lsp_render.sources.helm.values import (
     ensure_json_values,
     load_values_file,
     merge_values,
+    plain_values,
 )
 
 if TYPE_CHECKING:
@@ -140,14 +140,8 @@ def compose_values(inputs: HelmInputs, chart: str) -> dict[str, Any]:
     for path in inputs.value_files:
         values = merge_values(values, load_values_file(path, label=_label(path, inputs.repo_root)))
     if inputs.values:
-        values = merge_values(values, _plain(inputs.values))
+        values = merge_values(values, plain_values(inputs.values))
     return apply_set_values(values, inputs.set_values, chart=chart)
-
-
-def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        key: _plain(value) if isinstance(value, Mapping) else value for key, value in values.items()
-    }
 
 
 def render_stream(inputs: HelmInputs) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "load_values_file",
     "load_yaml_first_document",
     "merge_values",
+    "plain_values",
     "values_to_json",
 ]
 
@@ -193,6 +194,15 @@ def _quote_key(expression: str) -> str:
     return repr(key + "=...")
 
 
+def plain_values(values: Any) -> Any:
+    """Copy ``values`` into plain dicts and lists (any Mapping or tuple inside included)."""
+    if isinstance(values, Mapping):
+        return {key: plain_values(value) for key, value in values.items()}
+    if isinstance(values, list | tuple):
+        return [plain_values(value) for value in values]
+    return values
+
+
 def values_to_json(values: Mapping[str, Any]) -> str:
     """Serialise values as JSON for Helm's engine.
 
@@ -202,7 +212,7 @@ def values_to_json(values: Mapping[str, Any]) -> str:
         When a value has no JSON form (``NaN``, infinities, binary data).
     """
     try:
-        return json.dumps(values, allow_nan=False, ensure_ascii=False)
+        return json.dumps(plain_values(values), allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"value has no JSON form: {exc}") from exc
 
