@@ -69,9 +69,12 @@ def test_resources_equal_helms_own_install_manifest(app: str) -> None:
     request = HelmInputs(**{**_fields(request), "kube_version": None, "include_crds": False})
     ours = [doc for doc in render_chart(request) if "helm.sh/hook:" not in doc.text]
     loaded = _load(request.chart_dir, request.repo_root)
-    with helm_python.Config(storage_driver="memory") as config:
+    with (
+        helm_python.Config(storage_driver="memory") as config,
+        helm_python.Chart.load_archive(loaded.archive) as chart,
+    ):
         release = config.install(
-            loaded.chart,
+            chart,
             request.release_name,
             compose_values(request, loaded.name),
             dry_run="client",

@@ -167,3 +167,21 @@ def test_assemble_sorts_by_path_then_kind_and_keeps_comment_only_documents() -> 
         "c/templates/a.yaml",
         "c/templates/a.yaml",
     ]
+
+
+def test_subcharts_and_their_crds_follow_conditions_render_after_render() -> None:
+    def names(**values: object) -> list[str]:
+        docs = render_chart(inputs("lsp-conditions", values=values))
+        return [o["metadata"]["name"] for o in objects(docs)]
+
+    assert names() == ["first.example.org", "first", "parent"]
+    both = {"second": {"enabled": True}}
+    assert names(**both) == [
+        "first.example.org",
+        "second.example.org",
+        "first",
+        "second",
+        "parent",
+    ]
+    assert names(first={"enabled": False}) == ["parent"]
+    assert names() == ["first.example.org", "first", "parent"]

@@ -215,25 +215,30 @@ def missing_dependency_error(deps: ChartDependencies) -> RenderError | None:
 
 
 def _walk_files(root: Path, repo_root: Path) -> Iterator[tuple[str, int, int]]:
-    real_root = repo_root.resolve()
-    seen: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        here = Path(dirpath)
-        real_here = here.resolve()
-        if real_here in seen:  # a link back to a directory already walked
-            dirnames[:] = []
+    """Yield (path, size, mtime) of every file under ``root``, links followed but checked."""
+    real_root = str(repo_root.resolve())
+    seen: set[str] = set()
+    pending = [str(root)]
+    while pending:
+        directory = pending.pop()
+        real = os.path.realpath(directory)
+        if real in seen:  # a link back to a directory already walked
             continue
-        seen.add(real_here)
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        for name in sorted([*filenames, *dirnames]):
-            path = here / name
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                raise InputError(
-                    f"{path.relative_to(root.parent)}: symbolic link leaves the repository"
-                )
-        for name in sorted(filenames):
-            stat = (here / name).stat()
-            yield (str((here / name).relative_to(root)), stat.st_size, stat.st_mtime_ns)
+        seen.add(real)
+        with os.scandir(directory) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name == ".git":
+                    continue
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if os.path.commonpath([target, real_root]) != real_root:
+                        shown = os.path.relpath(entry.path, root.parent)
+                        raise InputError(f"{shown}: symbolic link leaves the repository")
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif entry.is_file():
+                    stat = entry.stat()
+                    yield (entry.path, stat.st_size, stat.st_mtime_ns)
 
 
 def fingerprint(chart_dir: Path, repo_root: Path, extra_dirs: tuple[Path, ...] = ()) -> str:

@@ -1,10 +1,14 @@
 """The embedded engine: Helm's Go SDK in-process, through ``helm-python-sdk``.
 
 ``helm_python`` is imported inside the functions that need it, so a render that
-does not use this engine never loads the 85 MB library. Loaded charts are kept
-for the life of the process (render-all renders one chart for many
-environments), keyed on the chart directory and a fingerprint of its files and
-its ``file://`` dependencies'.
+does not use this engine never loads the 85 MB library. Charts (with their
+``file://`` dependencies built) are kept for the life of the process as chart
+archives in memory (render-all renders one chart for many environments), keyed
+on the chart directory and a fingerprint of its files and its ``file://``
+dependencies'. Every render loads its own chart from the archive: Helm's
+render removes the subcharts its values disable from the loaded chart, exactly
+as ``helm template`` does before listing CRDs, so a loaded chart serves one
+render only.
 
 ``Chart.render()`` has no parameter for the Kubernetes version or extra API
 versions, but the native call behind it reads them from its options JSON
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.errors import InputError, RenderError
+from lsp_render.scratch import scratch_dir
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
     normalize_kube_version,
@@ -52,10 +57,9 @@ _cache_lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class _LoadedChart:
-    chart: Any  # helm_python.Chart: immutable, safe to share between threads
+    archive: bytes  # the chart as `helm package` would write it, dependencies included
     name: str
     kube_version_constraint: str | None
-    crds: tuple[CrdFile, ...]
 
 
 def sdk_version() -> str:
@@ -108,13 +112,14 @@ def _load(chart_dir: Path, repo_root: Path) -> _LoadedChart:
             chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
         ) as path:
             try:
-                chart = helm.Chart.load(str(path))
-                crds = tuple(CrdFile(c["filename"], c["data"]) for c in chart.crds)
-                metadata = chart.metadata
+                with helm.Chart.load(str(path)) as chart:
+                    metadata = chart.metadata
+                    with scratch_dir(prefix="lsp-render-chart-") as scratch:
+                        archive = Path(chart.save(str(scratch))).read_bytes()
             except helm.HelmError as exc:
                 raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
         constraint = metadata.get("kubeVersion")
-        loaded = _LoadedChart(chart, str(metadata.get("name") or deps.name), constraint, crds)
+        loaded = _LoadedChart(archive, str(metadata.get("name") or deps.name), constraint)
         _cache[key] = loaded
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
@@ -181,14 +186,15 @@ def render_stream(inputs: HelmInputs) -> str:
     from helm_python import _native
 
     try:
-        raw = _native.call_string(
-            "helm_render", loaded.chart._raw(), values_json, json.dumps(options)
-        )
+        with helm.Chart.load_archive(loaded.archive) as chart:
+            raw = _native.call_string("helm_render", chart._raw(), values_json, json.dumps(options))
+            # Read after rendering: the render dropped the subcharts the values disable.
+            crds = [CrdFile(crd["filename"], crd["data"]) for crd in chart.crds]
     except helm.HelmError as exc:
         raise RenderError(f"chart {loaded.name}: {_one_line(exc)}") from exc
     files: dict[str, str] = json.loads(raw)
     return assemble_stream(
-        files, loaded.crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
+        files, crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
     )
 
 

@@ -130,7 +130,10 @@ def split_manifests(text: str) -> list[str]:
 
     Each piece is trimmed of surrounding whitespace; empty pieces are dropped.
     """
-    pieces = _SEPARATOR.split(text.lstrip(_GO_SPACE))
+    text = text.lstrip(_GO_SPACE)
+    if "---" not in text:  # most templates: no separator, no regex scan
+        return [text.strip(_GO_SPACE)] if text else []
+    pieces = _SEPARATOR.split(text)
     return [piece.strip(_GO_SPACE) for piece in pieces if piece]
 
 
