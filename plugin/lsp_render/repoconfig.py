@@ -15,6 +15,7 @@ one file and each environment's data in another.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -181,7 +182,34 @@ def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
     return None
 
 
+# render-all renders hundreds of pairs per process: parse each file once while it is unchanged.
+_Stamp = tuple[str, int, int]
+_CONFIG_CACHE: dict[tuple[_Stamp, Path, Path], RepoConfig] = {}
+_DATA_CACHE: dict[tuple[_Stamp, str], Any] = {}
+_CACHE_LIMIT = 64
+
+
+def _stamp(path: Path) -> _Stamp:
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
 def _load(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
+    key = (_stamp(path), directory, repo_root)
+    cached = _CONFIG_CACHE.get(key)
+    if cached is None:
+        cached = _parse(path, directory, repo_root)
+        _remember(_CONFIG_CACHE, key, cached)
+    return cached
+
+
+def _parse(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
     try:
         label = path.relative_to(repo_root).as_posix()
     except ValueError:
@@ -248,7 +276,7 @@ def load_envdata(
             msg = f"{where}: data file '{rel}' for environment '{env}' does not exist"
             raise InputError(msg)
         label = _rel_label(path, repo_root, rel)
-        data = load_yaml_file(path, label=label).data
+        data = _load_data(path, label)
         if data is None:
             continue
         if not isinstance(data, dict):
@@ -256,6 +284,13 @@ def load_envdata(
             raise InputError(msg)
         merged = _deep_merge(merged, data)
     return merged
+
+
+def _load_data(path: Path, label: str) -> Any:
+    key = (_stamp(path), label)
+    if key not in _DATA_CACHE:
+        _remember(_DATA_CACHE, key, load_yaml_file(path, label=label).data)
+    return copy.deepcopy(_DATA_CACHE[key])
 
 
 def _rel_label(path: Path, repo_root: Path, fallback: str) -> str:

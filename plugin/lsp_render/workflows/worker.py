@@ -168,9 +168,16 @@ _JOB: RenderJob | None = None
 
 
 def init_worker(job: RenderJob) -> None:
-    """Pool initializer: remember the shared settings once per worker process."""
+    """Pool initializer: remember the shared settings once per worker process.
+
+    Each worker is one of ``--jobs`` processes sharing the CPUs, so the Helm
+    engine's Go runtime (started when the first chart is rendered) is given one
+    CPU unless ``GOMAXPROCS`` says otherwise: its scheduler and garbage
+    collector threads then do not compete with the other workers.
+    """
     global _JOB  # noqa: PLW0603 - one job per worker process
     _JOB = job
+    os.environ.setdefault("GOMAXPROCS", "1")
 
 
 def render_pairs_in_worker(pairs: Sequence[Pair]) -> list[PairResult]:
