@@ -59,7 +59,10 @@ def test_not_looked_for_outside_the_repository(tmp_path: Path) -> None:
             'applications: ["a/*"]\nhelm:\n  sett:\n    x: 1\n',
             "lsp-render-repo.yaml:3: helm.sett: unknown key",
         ),
-        ("applications: a/*\n", "lsp-render-repo.yaml:1: applications: Input should be a valid list"),
+        (
+            "applications: a/*\n",
+            "lsp-render-repo.yaml:1: applications: Input should be a valid list",
+        ),
         (
             "environments:\n  dataFile: 3\n",
             "lsp-render-repo.yaml:2: environments.dataFile: ",
@@ -109,8 +112,7 @@ def test_data_file_leaving_the_repository_is_refused(tmp_path: Path) -> None:
 def test_data_files_are_deep_merged_in_order(tmp_path: Path) -> None:
     _write(
         tmp_path / "lsp-render-repo.yaml",
-        "environments:\n"
-        '  dataFile: ["envs/defaults.yaml", "envs/{{ env }}.yaml"]\n',
+        'environments:\n  dataFile: ["envs/defaults.yaml", "envs/{{ env }}.yaml"]\n',
     )
     _write(tmp_path / "envs" / "defaults.yaml", "cs: {topic: sal, site: ''}\nname: ''\n")
     _write(tmp_path / "envs" / "base.yaml", "cs: {site: base}\nname: base\n")
@@ -121,7 +123,9 @@ def test_data_files_are_deep_merged_in_order(tmp_path: Path) -> None:
 
 
 def test_template_error_names_the_key(tmp_path: Path) -> None:
-    _write(tmp_path / "lsp-render-repo.yaml", 'helm:\n  set:\n    global.host: "{{ envdata.fqdn }}"\n')
+    _write(
+        tmp_path / "lsp-render-repo.yaml", 'helm:\n  set:\n    global.host: "{{ envdata.fqdn }}"\n'
+    )
     config = find_repo_config(tmp_path, tmp_path)
     assert config is not None
     with pytest.raises(InputError) as info:
@@ -144,7 +148,7 @@ def test_overrides_apply_to_matching_apps_only(tmp_path: Path) -> None:
     _write(
         tmp_path / "lsp-render-repo.yaml",
         'applications: ["apps/*"]\n'
-        "helm:\n  set:\n    global.env: \"{{ env }}\"\n"
+        'helm:\n  set:\n    global.env: "{{ env }}"\n'
         "overrides:\n"
         '  - applications: ["apps/tel-*"]\n'
         '    helm: {set: {global.ns: "{{ app.name }}", global.count: 3, global.on: true}}\n',
