@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +80,21 @@ def test_chart_kube_version_constraint_is_enforced() -> None:
     )
     docs = render_chart(inputs("lsp-kube-constraint", kube_version="1.30"))
     assert [o["kind"] for o in objects(docs)] == ["ConfigMap"]
+
+
+def test_constraint_is_checked_against_helms_default_version_too(tmp_path: Path) -> None:
+    from lsp_render.sources.helm.embedded import _default_kube_version
+
+    default = _default_kube_version()
+    assert default.startswith("v1.")
+    major_minor = ".".join(default.lstrip("v").split(".")[:2])
+    chart = tmp_path / "repo" / "old-only"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: old-only\nversion: 0.1.0\nkubeVersion: '<{major_minor}.0-0'\n"
+    )
+    (chart / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    request = inputs("old-only", chart_dir=chart, repo_root=tmp_path / "repo")
+    with pytest.raises(RenderError, match=rf"incompatible with Kubernetes {default}$"):
+        render_chart(request)
+    assert len(render_chart(replace(request, kube_version="1.20"))) == 1

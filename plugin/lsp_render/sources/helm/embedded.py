@@ -18,7 +18,10 @@ which pyproject pins). :func:`render_stream` calls it directly.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
+import tarfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -126,6 +129,27 @@ def _load(chart_dir: Path, repo_root: Path) -> _LoadedChart:
         return loaded
 
 
+_PROBE_TEMPLATE = b"{{ .Capabilities.KubeVersion.Version }}"
+
+
+@functools.cache
+def _default_kube_version() -> str:
+    """Return the Kubernetes version Helm's engine assumes without ``--kube-version``."""
+    helm = _helm()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, data in (
+            ("probe/Chart.yaml", b"apiVersion: v2\nname: probe\nversion: 0.0.0\n"),
+            ("probe/templates/version.txt", _PROBE_TEMPLATE),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with helm.Chart.load_archive(archive.getvalue()) as chart:
+        rendered: dict[str, str] = chart.render({}, name="probe", namespace="default")
+    return rendered["probe/templates/version.txt"].strip()
+
+
 def clear_cache() -> None:
     """Forget every loaded chart (tests, long-running processes)."""
     with _cache_lock:
@@ -177,8 +201,11 @@ def render_stream(inputs: HelmInputs) -> str:
     }
     if inputs.kube_version:
         options["kube_version"] = normalize_kube_version(inputs.kube_version)
+    if loaded.kube_version_constraint:
         check_kube_version_constraint(
-            loaded.name, loaded.kube_version_constraint, options["kube_version"]
+            loaded.name,
+            loaded.kube_version_constraint,
+            options.get("kube_version") or _default_kube_version(),
         )
     if inputs.api_versions:
         options["api_versions"] = list(inputs.api_versions)
