@@ -21,7 +21,7 @@ Nothing heavy is imported here at module level (no hvac, no YAML parser, no Jinj
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.errors import BackendUnavailableError, InputError, PolicyError
@@ -31,10 +31,19 @@ if TYPE_CHECKING:
     from lsp_render.manifests import Document
     from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
 
-__all__ = ["open_backend", "resolve_values", "substitute_documents"]
+__all__ = ["BackendFactory", "open_backend", "resolve_values", "substitute_documents"]
 
 
-def substitute_documents(docs: Sequence[Document], request: RenderRequest) -> list[Document]:
+BackendFactory = Callable[[], "SecretBackend"]
+"""Makes the backend in place of the configured one (embedding, test doubles of the protocol)."""
+
+
+def substitute_documents(
+    docs: Sequence[Document],
+    request: RenderRequest,
+    *,
+    backend_factory: BackendFactory | None = None,
+) -> list[Document]:
     """Substitute the placeholders of a rendered stream.
 
     Parameters
@@ -43,6 +52,9 @@ def substitute_documents(docs: Sequence[Document], request: RenderRequest) -> li
         The documents, in stream order.
     request
         The render (secret options, environment, app).
+    backend_factory
+        Called (once, after the policy checks) instead of choosing the backend from
+        ``request``; never called when there is no placeholder.
 
     Returns
     -------
@@ -77,7 +89,7 @@ def substitute_documents(docs: Sequence[Document], request: RenderRequest) -> li
     refs: set[SecretRef] = set()
     for _, plan in plans:
         refs |= plan.refs
-    results = _read_all(refs, request, example=plans[0][1].label)
+    results = _read_all(refs, request, example=plans[0][1].label, factory=backend_factory)
     mask = request.secrets.mask_secrets
     for index, plan in plans:
         out[index] = apply_plan(plan, results, mask=mask)
@@ -85,7 +97,11 @@ def substitute_documents(docs: Sequence[Document], request: RenderRequest) -> li
 
 
 def resolve_values(
-    values: dict[str, Any], request: RenderRequest, *, source: str
+    values: dict[str, Any],
+    request: RenderRequest,
+    *,
+    source: str,
+    backend_factory: BackendFactory | None = None,
 ) -> dict[str, Any]:
     """Substitute inline placeholders in Helm values before the chart renders.
 
@@ -97,6 +113,8 @@ def resolve_values(
         The render.
     source
         Names the values in messages (``app (Helm values)``).
+    backend_factory
+        As for :func:`substitute_documents`.
 
     Returns
     -------
@@ -117,23 +135,35 @@ def resolve_values(
     if not sites:
         return values
     refs = {bound.ref for site in sites for bound in site.bounds}
-    results = _read_all(refs, request, example=source)
+    results = _read_all(refs, request, example=source, factory=backend_factory)
     return substitute_values(
         values, sites, results, source=source, mask=request.secrets.mask_secrets
     )
 
 
 def _read_all(
-    refs: Collection[SecretRef], request: RenderRequest, *, example: str
+    refs: Collection[SecretRef],
+    request: RenderRequest,
+    *,
+    example: str,
+    factory: BackendFactory | None,
 ) -> Mapping[SecretRef, SecretResult]:
-    backend = open_backend(sorted({ref.path for ref in refs}), request, example=example)
+    backend = open_backend(
+        sorted({ref.path for ref in refs}), request, example=example, factory=factory
+    )
     try:
         return backend.read(refs)
     finally:
         backend.close()
 
 
-def open_backend(paths: Sequence[str], request: RenderRequest, *, example: str) -> SecretBackend:
+def open_backend(
+    paths: Sequence[str],
+    request: RenderRequest,
+    *,
+    example: str,
+    factory: BackendFactory | None = None,
+) -> SecretBackend:
     """Check the paths against the policy, then create the configured backend.
 
     Parameters
@@ -144,6 +174,8 @@ def open_backend(paths: Sequence[str], request: RenderRequest, *, example: str) 
         The render.
     example
         A document or file with placeholders, for the no-backend message.
+    factory
+        Makes the backend instead of the configuration.
 
     Returns
     -------
@@ -161,6 +193,8 @@ def open_backend(paths: Sequence[str], request: RenderRequest, *, example: str) 
 
     role = policy.enforce(paths, request)
     _validate_paths(paths, request.environ)
+    if factory is not None:
+        return factory()
     if request.secrets.secrets_file is not None:
         from lsp_render.secrets.backends.file import FileBackend
 

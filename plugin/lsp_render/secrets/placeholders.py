@@ -38,7 +38,7 @@ _VERSION = re.compile(r"[0-9]+")
 
 
 class PlaceholderSyntaxError(ValueError):
-    """A placeholder is malformed (no key, unknown modifier, bad argument, unterminated)."""
+    """A placeholder is malformed (no key, a bad version, an unknown modifier or bad argument)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +107,8 @@ def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
     Raises
     ------
     PlaceholderSyntaxError
-        A ``<path:`` placeholder is malformed or unterminated, or a modifier is
-        unknown or has bad arguments.
+        A ``<path:...>`` placeholder is malformed, or a modifier is unknown or
+        has bad arguments. An unterminated ``<path:`` is not a placeholder.
     """
     found: list[Placeholder] = []
     if not might_hold_placeholder(text, generic=generic):
@@ -127,8 +127,7 @@ def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
             continue
         end = _closing(text, body_start, escaped=escaped, single_line=not is_inline)
         if end is None:
-            if is_inline:
-                raise PlaceholderSyntaxError(f"unterminated placeholder {_excerpt(text[start:])}")
+            # "<path:" without a closing ">" is prose (a CRD description), as for AVP
             pos = body_start
             continue
         body_end, after = end

@@ -115,8 +115,8 @@ def resolve_string(
     Returns
     -------
     Any
-        The new string, or the value itself for a whole-string placeholder
-        that resolves to a non-string.
+        The new string; or, for a placeholder that is the whole string (blanks
+        around it aside), its value itself when that is not a string.
 
     Raises
     ------
@@ -125,18 +125,16 @@ def resolve_string(
     SecretError
         A secret is missing or unreadable, or a modifier failed on its value.
     """
-    if len(bounds) == 1:
+    values = [_value(bound, results, where, field) for bound in bounds]
+    if len(bounds) == 1 and not isinstance(values[0], str):
         only = bounds[0].placeholder
-        if only.start == 0 and only.end == len(text) and not only.escaped:
-            value = _value(bounds[0], results, where, field)
-            if mask:
-                return _masked(only)
-            return value
+        whole = not text[: only.start].strip() and not text[only.end :].strip()
+        if whole and not only.escaped:
+            return _masked(only) if mask else values[0]
     pieces: list[str] = []
     cursor = 0
-    for bound in bounds:
+    for bound, value in zip(bounds, values, strict=True):
         placeholder = bound.placeholder
-        value = _value(bound, results, where, field)
         rendered = _masked(placeholder) if mask else stringify(value)
         if placeholder.escaped:
             rendered = _json_escaped(rendered)

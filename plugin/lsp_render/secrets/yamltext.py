@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["block_tail", "double_quoted", "replacement_text"]
 
-_PLAIN_BLOCK = re.compile(r"[A-Za-z_./][A-Za-z0-9_./@%+=~:-]*")
+_PLAIN_BLOCK = re.compile(r"[A-Za-z_./][A-Za-z0-9_./@%+=~:,-]*(?: [A-Za-z0-9_./@%+=~:,-]+)*")
 _PLAIN_FLOW = re.compile(r"[A-Za-z_./][A-Za-z0-9_./@%+=~-]*")
 _RESERVED = frozenset(
     {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "<<"}
@@ -34,8 +34,8 @@ def _plain_ok(value: str, *, flow: bool) -> bool:
     pattern = _PLAIN_FLOW if flow else _PLAIN_BLOCK
     if not pattern.fullmatch(value) or value.lower() in _RESERVED:
         return False
-    # "a:" or "a:b" is fine in a block, but keep a trailing colon out of it.
-    return not value.endswith(":")
+    # "a:b" is fine in a block, "a: b" and a trailing colon are not.
+    return ": " not in value and not value.endswith(":")
 
 
 def double_quoted(value: str) -> str:
