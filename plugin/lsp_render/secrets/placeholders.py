@@ -126,6 +126,9 @@ def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
             pos = body_start
             continue
         end = _closing(text, body_start, escaped=escaped, single_line=not is_inline)
+        if end is None and is_inline:
+            # unbalanced braces: end at the first ">" as AVP does (the parse then says why)
+            end = _first_close(text, body_start, escaped=escaped)
         if end is None:
             # "<path:" without a closing ">" is prose (a CRD description), as for AVP
             pos = body_start
@@ -175,6 +178,14 @@ def _closing(  # noqa: PLR0912
                 return None
         index += 1
     return None
+
+
+def _first_close(text: str, pos: int, *, escaped: bool) -> tuple[int, int] | None:
+    if escaped:
+        match = _ESCAPED_CLOSE.search(text, pos)
+        return (match.start(), match.end()) if match else None
+    index = text.find(">", pos)
+    return (index, index + 1) if index >= 0 else None
 
 
 def _parse(written: str, raw: str, start: int, end: int, *, escaped: bool) -> Placeholder:
