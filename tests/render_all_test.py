@@ -60,6 +60,17 @@ def test_without_repo_config_every_renderable_directory_is_an_app(repo: Path) ->
     ]
 
 
+def test_output_dir_inside_root_is_not_an_application(repo: Path) -> None:
+    (repo / "lsp-render-repo.yaml").unlink()
+    (repo / ".git").mkdir()
+    apps = repo / "applications"
+    out = apps / "rendered"
+    first = render_all(apps, environ={}, jobs=1, output_dir=out, secrets=SECRETS)
+    second = render_all(apps, environ={}, jobs=1, output_dir=out, secrets=SECRETS)
+    assert len(first.results) == len(second.results) == len(ALL_PAIRS)
+    assert (out / "config.yaml").is_file()  # the Helm apps need the repo config to render
+
+
 def test_no_application_is_bad_usage(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run(["render-all", str(tmp_path / "empty")])

@@ -93,30 +93,34 @@ def _is_application(directory: Path, environ: Mapping[str, str]) -> bool:
     return True
 
 
-def _walk(directory: Path, environ: Mapping[str, str]) -> Iterator[Path]:
+def _walk(directory: Path, environ: Mapping[str, str], exclude: Path | None) -> Iterator[Path]:
     if _is_application(directory, environ):
         yield directory
         return
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        yield from _walk(entry, environ)
+        if exclude is not None and entry.resolve() == exclude:
+            continue
+        yield from _walk(entry, environ, exclude)
 
 
-def _globbed(config: RepoConfig, root: Path) -> list[Path]:
+def _globbed(config: RepoConfig, root: Path, exclude: Path | None) -> list[Path]:
     found: set[Path] = set()
     for glob in config.applications:
         for match in config.directory.glob(glob.strip("/")):
             if not match.is_dir() or any(part.startswith(".") for part in match.parts):
                 continue
             resolved = match.resolve()
+            if exclude is not None and _under(exclude, resolved):
+                continue
             if _under(root, resolved) and config.covers(resolved):
                 found.add(resolved)
     return sorted(found)
 
 
 def find_applications(
-    root: Path, environ: Mapping[str, str]
+    root: Path, environ: Mapping[str, str], *, exclude: Path | None = None
 ) -> tuple[RepoConfig | None, list[Path]]:
     """Find the application directories under ``root``.
 
@@ -126,6 +130,8 @@ def find_applications(
         The directory to search (absolute, resolved).
     environ
         The environment (for locating the repository root).
+    exclude
+        A directory never searched (``render-all``'s output directory).
 
     Returns
     -------
@@ -141,11 +147,17 @@ def find_applications(
     repo_root = find_repo_root(root, environ)
     config = find_repo_config(root, repo_root)
     if config is not None and config.applications:
-        return config, _globbed(config, root)
-    return config, list(_walk(root, environ))
+        return config, _globbed(config, root, exclude)
+    return config, list(_walk(root, environ, exclude))
 
 
-def discover_pairs(root: Path, environ: Mapping[str, str], envs: Sequence[str] = ()) -> list[Pair]:
+def discover_pairs(
+    root: Path,
+    environ: Mapping[str, str],
+    envs: Sequence[str] = (),
+    *,
+    exclude: Path | None = None,
+) -> list[Pair]:
     """List every (application, environment) pair under ``root``.
 
     Parameters
@@ -157,6 +169,9 @@ def discover_pairs(root: Path, environ: Mapping[str, str], envs: Sequence[str] =
     envs
         Restrict to these environments (applications without environment are
         then left out); empty: every environment.
+    exclude
+        A directory (absolute, resolved) never searched: the output directory,
+        whose rendered YAML would otherwise look like plain applications.
 
     Returns
     -------
@@ -168,7 +183,7 @@ def discover_pairs(root: Path, environ: Mapping[str, str], envs: Sequence[str] =
     InputError
         When the repository configuration is malformed or no application is found.
     """
-    _config, apps = find_applications(root, environ)
+    _config, apps = find_applications(root, environ, exclude=exclude)
     if not apps:
         msg = f"{root}: no application found (no directory lsp-render can render)"
         raise InputError(msg)

@@ -208,12 +208,9 @@ def render_all(
         if k not in PER_APP_VARIABLES and not k.startswith("ARGOCD_ENV_")
     }
     root = root.resolve()
-    pairs = discover_pairs(root, env, envs)
-    job = RenderJob(
-        environ=env,
-        secrets=secrets or SecretOptions(),
-        output_dir=output_dir.resolve() if output_dir is not None else None,
-    )
+    out = output_dir.resolve() if output_dir is not None else None
+    pairs = discover_pairs(root, env, envs, exclude=out)
+    job = RenderJob(environ=env, secrets=secrets or SecretOptions(), output_dir=out)
     if progress_stream is None:
         return run_pairs(pairs, job, jobs=jobs)
     with make_progress(progress_stream, len(pairs)) as progress:
