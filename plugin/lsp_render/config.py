@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from lsp_render.errors import InputError
-from lsp_render.paths import inside
+from lsp_render.paths import CONFIG_FILE, inside
 from lsp_render.templating import render_tree
 from lsp_render.yamlfile import LoadedYaml, load_yaml_file
 
@@ -28,8 +28,6 @@ __all__ = [
     "SecretsConfig",
     "load_app_config",
 ]
-
-CONFIG_FILE = "lsp-render.yaml"
 
 ScalarValue = str | int | float | bool | None
 

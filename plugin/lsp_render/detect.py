@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lsp_render.config import CONFIG_FILE, AppConfig
 from lsp_render.errors import InputError
+from lsp_render.paths import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from lsp_render.config import AppConfig
 
 __all__ = ["KUSTOMIZATION_FILES", "AppKind", "detect_kind", "kustomization_file"]
 

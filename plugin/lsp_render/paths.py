@@ -8,8 +8,10 @@ from pathlib import Path
 from lsp_render.argocd_env import repo_root_from_source_path
 from lsp_render.errors import InputError
 
-__all__ = ["REPO_CONFIG_FILE", "find_repo_root", "inside", "resolve_inside"]
+__all__ = ["CONFIG_FILE", "REPO_CONFIG_FILE", "find_repo_root", "inside", "resolve_inside"]
 
+# File names only (no pydantic): a render without these files never loads the models.
+CONFIG_FILE = "lsp-render.yaml"
 REPO_CONFIG_FILE = "lsp-render-repo.yaml"
 
 

@@ -7,24 +7,19 @@ at any stage leaves stdout empty.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.config import CONFIG_FILE, AppConfig, HelmConfig, load_app_config
 from lsp_render.detect import AppKind, detect_kind
 from lsp_render.errors import InputError, LspRenderError, RenderError
 from lsp_render.manifests import Document, is_blank
-from lsp_render.paths import resolve_inside
-from lsp_render.repoconfig import (
-    RepoConfig,
-    find_repo_config,
-    format_set,
-    helm_set_args,
-    load_envdata,
-)
+from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 
 if TYPE_CHECKING:
+    from lsp_render.config import AppConfig, HelmConfig
     from lsp_render.context import RenderRequest
+    from lsp_render.repoconfig import RepoConfig
     from lsp_render.sources.helm import HelmInputs
 
 __all__ = ["RenderPlan", "plan", "render", "template_context"]
@@ -76,15 +71,61 @@ class RenderPlan:
 
 def plan(request: RenderRequest) -> RenderPlan:
     """Load the configuration files and detect the kind of the application."""
-    repo_config = find_repo_config(request.app_dir, request.repo_root)
+    repo_config = _find_repo_config(request.app_dir, request.repo_root)
     context = template_context(request)
     if repo_config is not None:
+        from lsp_render.repoconfig import load_envdata
+
         context["envdata"] = load_envdata(repo_config, request.env, context, request.repo_root)
-    config = load_app_config(
-        request.app_dir, request.repo_root, context, label=f"{request.label}/{CONFIG_FILE}"
-    )
+    config = _load_app_config(request, context)
     kind = detect_kind(request.app_dir, config, label=request.label)
     return RenderPlan(kind, config, repo_config, context)
+
+
+# The configuration modules build pydantic models on import (about half of a render's
+# start-up); they are imported only when their file exists (bench/: scenarios 1 and 2).
+
+
+def _find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
+    for directory in (app_dir, *app_dir.parents):
+        if (directory / REPO_CONFIG_FILE).is_file():
+            from lsp_render.repoconfig import find_repo_config
+
+            return find_repo_config(app_dir, repo_root)
+        if directory == repo_root:
+            break
+    return None
+
+
+def _load_app_config(request: RenderRequest, context: dict[str, Any]) -> AppConfig | None:
+    path = request.app_dir / CONFIG_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    from lsp_render.config import load_app_config
+
+    return load_app_config(
+        request.app_dir, request.repo_root, context, label=f"{request.label}/{CONFIG_FILE}"
+    )
+
+
+@dataclass(frozen=True)
+class _HelmDefaults:
+    """``HelmConfig()`` for Helm apps without ``lsp-render.yaml`` (kept equal by a test)."""
+
+    chart: str = "."
+    repo: str | None = None
+    name: str | None = None
+    version: str | None = None
+    release_name: str | None = None
+    namespace: str | None = None
+    value_files: list[str] | None = None
+    ignore_missing_value_files: bool = False
+    values: dict[str, Any] = field(default_factory=dict)
+    set: dict[str, Any] = field(default_factory=dict)
+    include_crds: bool = True
+    skip_tests: bool = False
+    kube_version: str | None = None
+    api_versions: list[str] | None = None
 
 
 def render(request: RenderRequest) -> list[Document]:
@@ -146,8 +187,8 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
     from lsp_render.sources.helm import HelmInputs
 
     config = the_plan.config
-    helm = config.helm if config is not None else None
-    helm = helm if helm is not None else HelmConfig.model_validate({})
+    section = config.helm if config is not None else None
+    helm: HelmConfig | _HelmDefaults = section if section is not None else _HelmDefaults()
     where = f"{request.label}/{CONFIG_FILE}"
     if helm.repo is not None:
         msg = f"{where}: helm.repo: remote charts are not supported yet; vendor the chart"
@@ -161,9 +202,14 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
     value_files = _value_files(request, helm, chart_dir)
     sets: list[str] = []
     if the_plan.repo_config is not None and request.env is not None:
+        from lsp_render.repoconfig import helm_set_args
+
         sets.extend(helm_set_args(the_plan.repo_config, request.app_dir, the_plan.context))
-    sets.extend(format_set(k, v) for k, v in helm.set.items())
-    sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
+    if helm.set or request.params.helm_parameters:
+        from lsp_render.repoconfig import format_set
+
+        sets.extend(format_set(k, v) for k, v in helm.set.items())
+        sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
     sets.extend(request.set_values)
     kube_version = request.kube_version if request.kube_version_from_flag else None
     kube_version = kube_version or helm.kube_version or request.kube_version
@@ -197,7 +243,9 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
     )
 
 
-def _value_files(request: RenderRequest, helm: HelmConfig, chart_dir: Path) -> list[Path]:
+def _value_files(
+    request: RenderRequest, helm: HelmConfig | _HelmDefaults, chart_dir: Path
+) -> list[Path]:
     app_dir = request.app_dir
     if request.params.values_files:
         names = list(request.params.values_files)

@@ -6,14 +6,16 @@ import fnmatch
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lsp_render.config import CONFIG_FILE, PlainConfig
 from lsp_render.errors import InputError
 from lsp_render.manifests import Document, split_stream
-from lsp_render.paths import REPO_CONFIG_FILE, inside
+from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
+
+if TYPE_CHECKING:
+    from lsp_render.config import PlainConfig
 
 __all__ = ["load_plain"]
 
@@ -24,8 +26,12 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _files(app_dir: Path, config: PlainConfig) -> list[Path]:
-    pattern = "**/*" if config.recursive else "*"
+def _files(app_dir: Path, config: PlainConfig | None) -> list[Path]:
+    # No lsp-render.yaml: PlainConfig's defaults (not recursive, nothing excluded),
+    # without loading pydantic for it.
+    recursive = config.recursive if config is not None else False
+    exclude = config.exclude if config is not None else []
+    pattern = "**/*" if recursive else "*"
     found: list[Path] = []
     for path in sorted(app_dir.glob(pattern)):
         rel = path.relative_to(app_dir).as_posix()
@@ -33,7 +39,7 @@ def _files(app_dir: Path, config: PlainConfig) -> list[Path]:
             continue
         if any(part.startswith(".") for part in path.relative_to(app_dir).parts):
             continue
-        if any(fnmatch.fnmatch(rel, glob) for glob in config.exclude):
+        if any(fnmatch.fnmatch(rel, glob) for glob in exclude):
             continue
         if path.is_file() or path.is_symlink():
             found.append(path)
@@ -56,7 +62,7 @@ def load_plain(
         repository, or malformed.
     """
     docs: list[Document] = []
-    for path in _files(app_dir, config or PlainConfig()):
+    for path in _files(app_dir, config):
         rel = f"{label}/{path.relative_to(app_dir).as_posix()}"
         if not inside(repo_root, path):
             msg = f"{rel}: symlink leaves the repository"

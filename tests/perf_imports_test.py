@@ -1,0 +1,87 @@
+"""What a render imports: the cheap paths stay cheap (bench/ scenario 2, no timings here).
+
+Each render runs in a fresh interpreter that reports ``sys.modules`` afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lsp_render import pipeline
+from lsp_render.config import HelmConfig
+from tests.cli_helpers import EXAMPLES, base_env
+
+_PROBE = """
+import io, json, sys
+from lsp_render.cli import main
+sys.stdout = io.TextIOWrapper(io.BytesIO())
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+NETWORK_AND_ENGINES = {"hvac", "requests", "urllib3", "helm_python"}
+CONFIG_LIBRARIES = {"pydantic", "jinja2", "ruamel", "ruamel.yaml"}
+
+
+def _modules_after(args: list[str], home: Path) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        env=base_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), proc.stderr
+    return set(report["modules"])
+
+
+def test_plain_render_imports_no_engine_network_or_config_library(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".git").mkdir()
+    (app / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
+    modules = _modules_after(["render", str(app)], tmp_path)
+    assert "lsp_render.sources.plain" in modules  # the probe did render
+    assert not modules & (NETWORK_AND_ENGINES | CONFIG_LIBRARIES)
+
+
+def test_helm_render_without_config_file_loads_no_config_models(tmp_path: Path) -> None:
+    modules = _modules_after(["render", str(EXAMPLES / "helm"), "--env", "dev"], tmp_path)
+    assert "helm_python" in modules
+    assert not modules & ({"hvac", "requests"} | CONFIG_LIBRARIES)
+
+
+def test_render_with_config_file_still_loads_it(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".git").mkdir()
+    (app / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
+    (app / "lsp-render.yaml").write_text("plain:\n  exclude: [cm.yaml]\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lsp_render", "render", str(app)],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0  # every manifest excluded: the config was applied
+    assert proc.stdout == ""
+
+
+def test_helm_defaults_match_the_config_model() -> None:
+    defaults = pipeline._HelmDefaults()
+    model = HelmConfig()
+    names = {f.name for f in dataclasses.fields(defaults)}
+    assert names == set(HelmConfig.model_fields)
+    for name in names:
+        assert getattr(defaults, name) == getattr(model, name), name
