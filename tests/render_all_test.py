@@ -162,6 +162,17 @@ def test_shared_chart_renders_per_app_values(repo: Path) -> None:
     assert not (repo / "charts" / "worker" / "charts").exists()  # repository untouched
 
 
+def test_worker_preload_never_loads_the_go_engine() -> None:
+    import subprocess
+    import sys
+
+    from lsp_render.workflows.render_all import PRELOAD
+
+    code = f"import sys; import {', '.join(PRELOAD)}; sys.exit('helm_python' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], env=base_env(), check=False)
+    assert done.returncode == 0
+
+
 def _result(label: str, *, ok: bool = True, objects: int = 2) -> PairResult:
     env, _, app = label.rpartition("/")
     pair = Pair(app, env or None, Path("/x") / app)

@@ -1,16 +1,22 @@
 """``render-all``: render every (application, environment) pair of a repository in parallel.
 
-Pairs run in a pool of worker processes (``forkserver``: each worker starts
-from a clean interpreter, never from a process that already loaded the Helm
-engine's Go runtime) and each worker renders many pairs in-process, so the
-engine loads once per worker. A task is one application with all its
-environments, so a chart's dependencies are built once per worker that
-renders it, and scratch spaces stay private to each render.
+Pairs run in a pool of worker processes and each worker renders many pairs
+in-process, so the Helm engine loads once per worker. Workers are forked
+from this process when that is safe (it has not loaded the engine's Go
+runtime, which does not survive a fork, and runs no other thread): they
+then start at once with every module already imported. Otherwise (a test
+process, an embedding program) they come from a ``forkserver``, a clean
+interpreter that preloads the pure-Python modules only. A task is one
+application with all its environments, so a chart's dependencies are built
+once per worker that renders it; scratch spaces stay private to each render.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,7 +39,7 @@ from lsp_render.workflows.worker import (
     render_pairs_in_worker,
 )
 
-__all__ = ["RenderAllReport", "plan_tasks", "render_all", "run_pairs"]
+__all__ = ["PRELOAD", "RenderAllReport", "plan_tasks", "render_all", "run_pairs"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,27 @@ def plan_tasks(pairs: Sequence[Pair], jobs: int) -> list[list[Pair]]:
     return sorted(by_app, key=len, reverse=True)
 
 
+# Imported by the forkserver before it forks workers: pure Python only, never the
+# Helm engine (tests/render_all_test.py checks that they do not load it).
+PRELOAD = (
+    "lsp_render.workflows.worker",
+    "lsp_render.pipeline",
+    "lsp_render.request_builder",
+    "lsp_render.sources.helm",
+    "lsp_render.secrets",
+)
+_GO_ENGINE = "helm_python"
+
+
 def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and _GO_ENGINE not in sys.modules and threading.active_count() == 1:
+        for name in PRELOAD:
+            importlib.import_module(name)
+        return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["lsp_render.workflows.worker"])
+        ctx.set_forkserver_preload(list(PRELOAD))
         return ctx
     return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
 
