@@ -649,3 +649,48 @@ def test_resolve_values_errors_name_the_source(tmp_path: Path) -> None:
             backend_factory=Factory(backend),
         )
     assert SECRET not in str(err.value)
+
+
+# ------------------------------------------------------------------ policy and imports
+
+
+def test_operator_policy_refuses_before_any_backend(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('projects:\n  team-a:\n    paths: ["secret/data/team-a/*"]\n')
+    request = RenderRequest(
+        app_dir=tmp_path,
+        repo_root=tmp_path,
+        app=AppInfo("web", project="team-a"),
+        environ={"LSP_RENDER_POLICY": str(policy)},
+    )
+    allowed = "kind: Secret\nmetadata: {name: s}\nstringData:\n  a: <path:secret/team-a/db#pw>\n"
+    backend = CountingBackend({"secret/team-a/db": {"pw": "x"}})
+    out = substitute_documents(
+        split_stream(allowed, "x"), request, backend_factory=Factory(backend)
+    )
+    assert yaml.safe_load(out[0].text)["stringData"] == {"a": "x"}
+    refused = allowed.replace("team-a/db", "team-b/db")
+    factory = Factory(CountingBackend({}))
+    with pytest.raises(PolicyError, match="team-b/db"):
+        substitute_documents(split_stream(refused, "x"), request, backend_factory=factory)
+    assert factory.calls == 0
+
+
+def test_importing_the_facade_loads_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lsp_render.secrets as s; "
+        "heavy = [m for m in ('hvac', 'ruamel.yaml', 'jinja2', 'yaml', 'requests') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    plugin = Path(__file__).resolve().parent.parent / "plugin"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(plugin), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "[]"
