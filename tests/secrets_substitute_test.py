@@ -682,7 +682,8 @@ def test_importing_the_facade_loads_nothing_heavy() -> None:
 
     code = (
         "import sys, lsp_render.secrets as s; "
-        "heavy = [m for m in ('hvac', 'ruamel.yaml', 'jinja2', 'yaml', 'requests') if m in sys.modules]; "
+        "names = ('hvac', 'ruamel.yaml', 'jinja2', 'yaml', 'requests'); "
+        "heavy = [m for m in names if m in sys.modules]; "
         "print(heavy)"
     )
     plugin = Path(__file__).resolve().parent.parent / "plugin"
