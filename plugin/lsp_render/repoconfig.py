@@ -15,7 +15,6 @@ one file and each environment's data in another.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -185,7 +184,7 @@ def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
 # render-all renders hundreds of pairs per process: parse each file once while it is unchanged.
 _Stamp = tuple[str, int, int]
 _CONFIG_CACHE: dict[tuple[_Stamp, Path, Path], RepoConfig] = {}
-_DATA_CACHE: dict[tuple[_Stamp, str], Any] = {}
+_DATA_CACHE: dict[tuple[tuple[_Stamp, str], ...], dict[str, Any]] = {}
 _CACHE_LIMIT = 64
 
 
@@ -256,16 +255,20 @@ def _describe(exc: ValidationError, loaded: LoadedYaml) -> str:
 def load_envdata(
     config: RepoConfig, env: str | None, context: Mapping[str, Any], repo_root: Path
 ) -> dict[str, Any]:
-    """Load the environment's data file (``envdata``); ``{}`` without env or data file.
+    """Load the environment's data files (``envdata``); ``{}`` without env or data file.
+
+    The files are parsed once per process while unchanged, and the merged
+    mapping is shared between renders: treat it as read-only (templates see it
+    through Jinja2's immutable sandbox).
 
     Raises
     ------
     InputError
-        When the file is missing, leaves the repository, or is not a mapping.
+        When a file is missing, leaves the repository, or is not a mapping.
     """
     if env is None or not config.data_files:
         return {}
-    merged: dict[str, Any] = {}
+    files: list[tuple[Path, str]] = []
     for index, template in enumerate(config.data_files):
         where = f"{config.label}: environments.dataFile"
         if len(config.data_files) > 1:
@@ -275,22 +278,22 @@ def load_envdata(
         if not path.is_file():
             msg = f"{where}: data file '{rel}' for environment '{env}' does not exist"
             raise InputError(msg)
-        label = _rel_label(path, repo_root, rel)
-        data = _load_data(path, label)
+        files.append((path, _rel_label(path, repo_root, rel)))
+    key = tuple((_stamp(path), label) for path, label in files)
+    cached = _DATA_CACHE.get(key)
+    if cached is not None:
+        return cached
+    merged: dict[str, Any] = {}
+    for path, label in files:
+        data = load_yaml_file(path, label=label).data
         if data is None:
             continue
         if not isinstance(data, dict):
             msg = f"{label}: environment data must be a mapping"
             raise InputError(msg)
         merged = _deep_merge(merged, data)
+    _remember(_DATA_CACHE, key, merged)
     return merged
-
-
-def _load_data(path: Path, label: str) -> Any:
-    key = (_stamp(path), label)
-    if key not in _DATA_CACHE:
-        _remember(_DATA_CACHE, key, load_yaml_file(path, label=label).data)
-    return copy.deepcopy(_DATA_CACHE[key])
 
 
 def _rel_label(path: Path, repo_root: Path, fallback: str) -> str:
