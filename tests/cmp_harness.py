@@ -295,7 +295,7 @@ class CmpServer:
     def checkout(self, repo_root: Path) -> Path:
         """Tar ``repo_root`` and unpack it into a fresh ``_cmp_server/<random>/``."""
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
             for path in self._walk(repo_root):
                 archive.add(path, arcname=path.relative_to(repo_root).as_posix(), recursive=False)
         destination = self.workdir / "_cmp_server" / uuid.uuid4().hex
