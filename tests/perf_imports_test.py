@@ -52,6 +52,8 @@ def test_plain_render_imports_no_engine_network_or_config_library(tmp_path: Path
     modules = _modules_after(["render", str(app)], tmp_path)
     assert "lsp_render.sources.plain" in modules  # the probe did render
     assert not modules & (NETWORK_AND_ENGINES | CONFIG_LIBRARIES)
+    assert "lsp_render.secrets.scan" in modules  # the stream was checked for placeholders
+    assert "lsp_render.secrets.document" not in modules  # but nothing was parsed
 
 
 def test_helm_render_without_config_file_loads_no_config_models(tmp_path: Path) -> None:

@@ -76,14 +76,18 @@ def substitute_documents(
     out = list(docs)
     if request.secrets.no_secrets:
         return out
-    from lsp_render.secrets.document import apply_plan, is_candidate, plan_document
+    from lsp_render.secrets.scan import is_candidate
+
+    candidates = [index for index, doc in enumerate(out) if is_candidate(doc.text)]
+    if not candidates:
+        return out  # without importing the parser, the modifiers and their JSONPath
+    from lsp_render.secrets.document import apply_plan, plan_document
 
     plans = []
-    for index, doc in enumerate(out):
-        if is_candidate(doc.text):
-            plan = plan_document(doc, request.environ)
-            if plan is not None:
-                plans.append((index, plan))
+    for index in candidates:
+        plan = plan_document(out[index], request.environ)
+        if plan is not None:
+            plans.append((index, plan))
     if not plans:
         return out
     refs: set[SecretRef] = set()

@@ -33,6 +33,7 @@ from lsp_render.secrets.placeholders import (
     might_hold_placeholder,
 )
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
+from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
 from lsp_render.secrets.yamltext import replacement_text
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ __all__ = [
     "plan_document",
 ]
 
-ANNOTATION_PREFIX = "avp.kubernetes.io/"
 PATH_ANNOTATION = ANNOTATION_PREFIX + "path"
 IGNORE_ANNOTATION = ANNOTATION_PREFIX + "ignore"
 KV_VERSION_ANNOTATION = ANNOTATION_PREFIX + "kv-version"
@@ -55,31 +55,8 @@ REMOVE_MISSING_ANNOTATION = ANNOTATION_PREFIX + "remove-missing"
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-# base64 of "<path:" at each of the three byte alignments: "<pa", "ath", "pat".
-_BASE64_MARKERS = ("PHBh", "YXRo", "cGF0")
 _VERSION = re.compile(r"[0-9]+")
 _PROPERTIES = re.compile(r"(?:[&!][^ \t\r\n]*[ \t\r\n]+)+")
-
-
-def is_candidate(text: str) -> bool:
-    """Tell from the raw text whether a document may hold placeholders (no false negatives).
-
-    Parameters
-    ----------
-    text
-        The document's text.
-
-    Returns
-    -------
-    bool
-        ``True`` when it names a placeholder, an AVP annotation, or is a Secret
-        with base64 that may encode ``<path:``.
-    """
-    if "<path:" in text or "u003cpath:" in text or "u003Cpath:" in text:
-        return True
-    if ANNOTATION_PREFIX in text:
-        return True
-    return "Secret" in text and any(marker in text for marker in _BASE64_MARKERS)
 
 
 @dataclass(slots=True)
