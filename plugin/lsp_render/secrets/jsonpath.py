@@ -702,7 +702,18 @@ def _go_float(number: float, *, for_json: bool) -> str:
 
 
 def go_json(value: Any) -> str:  # noqa: PLR0911
-    """Encode ``value`` as Go's ``json.Marshal`` does: compact, sorted keys, HTML-safe escapes."""
+    r"""Encode ``value`` as Go's ``json.Marshal`` does: compact, sorted keys, HTML-safe escapes.
+
+    Parameters
+    ----------
+    value
+        JSON-like data.
+
+    Returns
+    -------
+    str
+        The JSON text (``<``, ``>``, ``&`` as ``\u003c``, ``\u003e``, ``\u0026``).
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -733,7 +744,18 @@ def _go_json_string(text: str) -> str:
 
 
 def format_value(value: Any) -> str:
-    """Print one result: JSON for maps and lists, Go's ``fmt.Print`` for the rest."""
+    """Print one result: JSON for maps and lists, Go's ``fmt.Print`` for the rest.
+
+    Parameters
+    ----------
+    value
+        One value a template selected.
+
+    Returns
+    -------
+    str
+        Its text (``1e+06`` for the float one million, as Go prints it).
+    """
     if isinstance(value, Mapping) or (
         isinstance(value, Sequence) and not isinstance(value, str | bytes)
     ):
@@ -812,18 +834,41 @@ class JSONPath:
 
 
 def _check_ranges(nodes: Sequence[_Node]) -> None:
+    """Refuse what client-go only refuses when executing: unknown identifiers, a stray end."""
     depth = 0
     for node in nodes:
-        if isinstance(node, _List) and node.nodes and isinstance(node.nodes[0], _Identifier):
+        if not isinstance(node, _List):
+            continue
+        for position, child in enumerate(node.nodes):
+            if isinstance(child, _Identifier) and (
+                child.name not in ("range", "end") or position > 0
+            ):
+                raise JSONPathSyntaxError(f"unrecognized identifier {child.name}")
+        if node.nodes and isinstance(node.nodes[0], _Identifier):
             name = node.nodes[0].name
             if name == "range":
                 depth += 1
             elif name == "end":
                 if depth == 0:
-                    raise JSONPathError("not in range, nothing to end")
+                    raise JSONPathSyntaxError("not in range, nothing to end")
                 depth -= 1
 
 
 def render(template: str, data: Any, *, allow_missing_keys: bool = False) -> str:
-    """Parse and evaluate ``template`` over ``data`` in one call (see :meth:`JSONPath.execute`)."""
+    """Parse and evaluate ``template`` over ``data`` in one call.
+
+    Parameters
+    ----------
+    template
+        The JSONPath template.
+    data
+        JSON-like data.
+    allow_missing_keys
+        Print nothing for a missing key instead of failing.
+
+    Returns
+    -------
+    str
+        What ``kubectl -o jsonpath=TEMPLATE`` prints.
+    """
     return JSONPath.parse(template).execute(data, allow_missing_keys=allow_missing_keys)

@@ -40,7 +40,18 @@ class Bound:
 
 
 def stringify(value: Any) -> str:
-    """Write a resolved value as text (AVP's ``stringify``; JSON for maps and lists)."""
+    """Write a resolved value as text (AVP's ``stringify``; JSON for maps and lists).
+
+    Parameters
+    ----------
+    value
+        A resolved value.
+
+    Returns
+    -------
+    str
+        Its text: strings as they are, numbers and booleans as Go prints them.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, float):

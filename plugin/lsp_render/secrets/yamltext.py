@@ -39,7 +39,18 @@ def _plain_ok(value: str, *, flow: bool) -> bool:
 
 
 def double_quoted(value: str) -> str:
-    """Return ``value`` as a YAML double-quoted scalar (JSON escapes and YAML's non-printables)."""
+    """Return ``value`` as a YAML double-quoted scalar (JSON escapes and YAML's non-printables).
+
+    Parameters
+    ----------
+    value
+        Any string.
+
+    Returns
+    -------
+    str
+        A one-line double-quoted scalar that parses back to ``value``.
+    """
     encoded = json.dumps(value, ensure_ascii=False)
     return _TO_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
@@ -61,7 +72,18 @@ def _literal_block(value: str, indent: int) -> str | None:
 
 
 def block_tail(original: str) -> str:
-    """Return what follows the content of a block scalar's text (its last line break and blanks)."""
+    """Return what follows the content of a block scalar's text (its last line break and blanks).
+
+    Parameters
+    ----------
+    original
+        A block scalar's text, from its header to its end mark.
+
+    Returns
+    -------
+    str
+        The trailing line break and blank lines that belong to the layout.
+    """
     match = _TRAILING_BLANKS.search(original)
     return original[match.start() :] if match else ""
 
