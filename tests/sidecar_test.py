@@ -8,6 +8,7 @@ chart does. Both must give the same sidecar.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -308,3 +309,20 @@ def test_helm_values_carry_plugin_yaml_spec() -> None:
     plugin = yaml.safe_load(PLUGIN_YAML.read_text())
     assert values["configs"]["cmp"]["create"] is True
     assert values["configs"]["cmp"]["plugins"] == {plugin["metadata"]["name"]: plugin["spec"]}
+
+
+def test_docs_application_uses_the_plugin_and_announced_parameters() -> None:
+    docs_text = (ROOT / "docs" / "argocd.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", docs_text, flags=re.DOTALL)
+    applications = [
+        doc
+        for block in blocks
+        for doc in yaml.safe_load_all(block)
+        if isinstance(doc, dict) and doc.get("kind") == "Application"
+    ]
+    assert applications, "docs/argocd.md shows an Application"
+    announced = {"env", "values-files", "helm-parameters", "release-name", "namespace"}
+    for application in applications:
+        plugin = application["spec"]["source"]["plugin"]
+        assert plugin["name"] == yaml.safe_load(PLUGIN_YAML.read_text())["metadata"]["name"]
+        assert {p["name"] for p in plugin.get("parameters", [])} <= announced
