@@ -311,7 +311,11 @@ def test_helm_values_carry_plugin_yaml_spec() -> None:
     assert values["configs"]["cmp"]["plugins"] == {plugin["metadata"]["name"]: plugin["spec"]}
 
 
-def test_docs_application_uses_the_plugin_and_announced_parameters() -> None:
+def test_docs_application_uses_the_plugin_and_announced_parameters(tmp_path: Path) -> None:
+    from lsp_render.parameters import announcements
+
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    announced = {item["name"] for item in announcements(tmp_path, {})}
     docs_text = (ROOT / "docs" / "argocd.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", docs_text, flags=re.DOTALL)
     applications = [
@@ -321,7 +325,6 @@ def test_docs_application_uses_the_plugin_and_announced_parameters() -> None:
         if isinstance(doc, dict) and doc.get("kind") == "Application"
     ]
     assert applications, "docs/argocd.md shows an Application"
-    announced = {"env", "values-files", "helm-parameters", "release-name", "namespace"}
     for application in applications:
         plugin = application["spec"]["source"]["plugin"]
         assert plugin["name"] == yaml.safe_load(PLUGIN_YAML.read_text())["metadata"]["name"]
