@@ -22,7 +22,9 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import yaml
 
 from lsp_render.errors import InputError
 from lsp_render.manifests import Document
@@ -35,9 +37,6 @@ from lsp_render.secrets.placeholders import (
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
 from lsp_render.secrets.yamltext import replacement_text
-
-if TYPE_CHECKING:
-    import yaml
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -107,8 +106,6 @@ class _Settings:
 
 
 def _compose(doc: Document) -> yaml.Node | None:
-    import yaml
-
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.compose(doc.text, Loader=loader)
@@ -120,8 +117,6 @@ def _compose(doc: Document) -> yaml.Node | None:
 
 
 def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    import yaml
-
     if not isinstance(node, yaml.MappingNode):
         return None
     for key_node, value_node in node.value:
@@ -131,8 +126,6 @@ def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
 
 
 def _scalar(node: yaml.Node | None) -> str | None:
-    import yaml
-
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
@@ -143,8 +136,6 @@ def _label(root: yaml.Node | None, source: str) -> str:
 
 
 def _annotations(root: yaml.Node | None) -> dict[str, str]:
-    import yaml
-
     node = _get(_get(root, "metadata"), "annotations")
     found: dict[str, str] = {}
     if isinstance(node, yaml.MappingNode):
@@ -242,8 +233,6 @@ class _Walker:
         self.seen: set[int] = set()
 
     def walk(self, node: yaml.Node, path: list[str | int], *, flow: bool, data_map: bool) -> None:
-        import yaml
-
         if id(node) in self.seen:
             return
         self.seen.add(id(node))
