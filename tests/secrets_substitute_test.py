@@ -695,3 +695,34 @@ def test_importing_the_facade_loads_nothing_heavy() -> None:
         env={"PYTHONPATH": str(plugin), "PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("{a: <path:kv/a#missing>, b: ok}", {"b": "ok"}),
+        ("{b: ok, a: <path:kv/a#missing>}", {"b": "ok"}),
+        ("{b: ok, a: <path:kv/a#missing>, c: <path:kv/a#k>}", {"b": "ok", "c": "v"}),
+        ("{a: <path:kv/a#missing>}", {}),
+    ],
+)
+def test_remove_missing_in_flow_mappings(
+    data: str, expected: dict[str, str], tmp_path: Path
+) -> None:
+    text = (
+        "kind: Secret\nmetadata:\n  name: s\n  annotations:\n"
+        f'    avp.kubernetes.io/remove-missing: "true"\nstringData: {data}\n'
+    )
+    out, _ = _run(text, {"kv/a": {"k": "v"}}, tmp_path)
+    assert yaml.safe_load(out)["stringData"] == expected
+
+
+def test_remove_missing_refuses_an_entry_sharing_its_line(tmp_path: Path) -> None:
+    text = (
+        "kind: Secret\nmetadata:\n  name: s\n  annotations:\n"
+        '    avp.kubernetes.io/remove-missing: "true"\n'
+        "stringData:\n  a: x\nlist:\n- a: <path:kv/a#k>\n  b: <path:kv/a#missing>\n"
+        "other:\n- b: <path:kv/a#missing>\n"
+    )
+    with pytest.raises(InputError, match=r"cannot remove other\[0\]\.b"):
+        _run(text, {"kv/a": {"k": "v"}}, tmp_path)

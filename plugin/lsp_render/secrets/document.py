@@ -347,8 +347,31 @@ def _line_rest(text: str, index: int) -> str:
     return text[index : end if end >= 0 else len(text)]
 
 
-def _entry_span(text: str, key_node: yaml.Node, value_node: yaml.Node) -> tuple[int, int] | None:
-    """Span of a block-mapping entry's whole lines, or None when it does not own them."""
+def _flow_entry_span(text: str, key_node: yaml.Node, value_node: yaml.Node) -> tuple[int, int]:
+    """Span of a flow-mapping entry with the comma that separates it from a neighbour."""
+    start, end = key_node.start_mark.index, value_node.end_mark.index
+    after = end
+    while after < len(text) and text[after] in " \t\r\n":
+        after += 1
+    if after < len(text) and text[after] == ",":
+        after += 1
+        while after < len(text) and text[after] in " \t":
+            after += 1
+        return start, after
+    before = start
+    while before > 0 and text[before - 1] in " \t\r\n":
+        before -= 1
+    if before > 0 and text[before - 1] == ",":
+        return before - 1, end
+    return start, end
+
+
+def _entry_span(
+    text: str, key_node: yaml.Node, value_node: yaml.Node, *, flow: bool
+) -> tuple[int, int] | None:
+    """Span of a mapping entry: whole lines in a block mapping, or None when it shares one."""
+    if flow:
+        return _flow_entry_span(text, key_node, value_node)
     start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     if text[start : key_node.start_mark.index].strip():
         return None
@@ -398,11 +421,11 @@ def apply_plan(
         except MissingKeyError:
             if site.key_node is None:
                 raise
-            span = _entry_span(text, site.key_node, node)
+            span = _entry_span(text, site.key_node, node, flow=site.flow)
             if span is None:
                 raise InputError(
-                    f"{plan.label}: cannot remove {site.field} (remove-missing works on "
-                    "block mappings, one entry per line)"
+                    f"{plan.label}: cannot remove {site.field} (remove-missing needs each "
+                    "entry of a block mapping on lines of its own)"
                 ) from None
             edits.append((span[0], span[1], ""))
             continue
