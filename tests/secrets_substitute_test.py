@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ruamel.yaml import YAML
 
 from lsp_render.context import AppInfo, RenderRequest, SecretOptions
 from lsp_render.errors import (
@@ -250,6 +251,18 @@ INJECTIONS = [
     "ünïcödé ✓",
     "ends with colon:",
     "key: |\n  block",
+    ".inf",
+    ".5",
+    "NO",
+    "y",
+    "0o17",
+    "1_000",
+    "2001-12-14",
+    "=",
+    "<<",
+    "...",
+    "a,b",
+    "x: y, z",
 ]
 
 STYLES = {
@@ -275,6 +288,8 @@ def test_values_cannot_change_the_structure(style: str, value: str, tmp_path: Pa
     out, _ = _run(text, {"kv/a": {"k": value}}, tmp_path)
     docs = list(yaml.safe_load_all(out))
     assert len(docs) == 1
+    # a YAML 1.2 parser (as Kubernetes' Go YAML is) reads the same document
+    assert list(YAML(typ="safe", pure=True).load_all(out)) == docs
     got = docs[0]
     if style != "json":
         got = got["data"]

@@ -22,6 +22,7 @@ _PLAIN_FLOW = re.compile(r"[A-Za-z_./][A-Za-z0-9_./@%+=~-]*")
 _RESERVED = frozenset(
     {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "<<"}
 )
+_DOT_NUMBER = re.compile(r"\.(?:[0-9]|inf|nan)", re.IGNORECASE)
 _LINE_BREAKS = re.compile("[\r\n\x85\u2028\u2029]")
 _NON_PRINTABLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]"
@@ -33,6 +34,8 @@ _TRAILING_BLANKS = re.compile(r"\n(?:[ \t]*\n)*\Z")
 def _plain_ok(value: str, *, flow: bool) -> bool:
     pattern = _PLAIN_FLOW if flow else _PLAIN_BLOCK
     if not pattern.fullmatch(value) or value.lower() in _RESERVED:
+        return False
+    if _DOT_NUMBER.match(value):  # .5, .inf, .NaN are floats
         return False
     # "a:b" is fine in a block, "a: b" and a trailing colon are not.
     return ": " not in value and not value.endswith(":")
