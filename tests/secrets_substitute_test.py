@@ -741,3 +741,30 @@ def test_remove_missing_refuses_an_entry_sharing_its_line(tmp_path: Path) -> Non
     )
     with pytest.raises(InputError, match=r"cannot remove other\[0\]\.b"):
         _run(text, {"kv/a": {"k": "v"}}, tmp_path)
+
+
+def test_json_manifest_stays_json(tmp_path: Path) -> None:
+    text = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {"avp.kubernetes.io/path": "kv/a"}},
+            "stringData": {
+                "multi": "<path:kv/a#multi>",
+                "port": "<port>",
+                "obj": "<path:kv/a#json | jsonParse>",
+                "dsn": "u:<path:kv/a#multi>@h",
+            },
+        },
+        indent=2,
+    )
+    data = {"kv/a": {"multi": 'a\n"b"\t\u2028', "port": 80, "json": '{"x": [1]}'}}
+    out, _ = _run(text + "\n", data, tmp_path)
+    body = out.removeprefix("---\n")
+    assert json.loads(body)["stringData"] == {
+        "multi": 'a\n"b"\t\u2028',
+        "port": 80,
+        "obj": {"x": [1]},
+        "dsn": 'u:a\n"b"\t\u2028@h',
+    }
+    assert body.splitlines()[:3] == ["{", '  "apiVersion": "v1",', '  "kind": "Secret",']
