@@ -60,6 +60,19 @@ def test_without_repo_config_every_renderable_directory_is_an_app(repo: Path) ->
     ]
 
 
+def test_without_repo_config_value_files_and_dotfiles_are_not_apps(repo: Path) -> None:
+    (repo / "lsp-render-repo.yaml").unlink()
+    (repo / ".git").mkdir()
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    labels = [pair.label for pair in discover_pairs(repo, {})]
+    # environments/ holds YAML but no Kubernetes object; the root only a dotfile.
+    assert not any("environments" in label for label in labels)
+    assert "applications/config" in labels
+    assert "dev/applications/web" in labels
+    # Every chart counts as an application without a configuration to say otherwise.
+    assert {"charts/common", "charts/worker"} <= set(labels)
+
+
 def test_output_dir_inside_root_is_not_an_application(repo: Path) -> None:
     (repo / "lsp-render-repo.yaml").unlink()
     (repo / ".git").mkdir()

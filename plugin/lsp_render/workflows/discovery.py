@@ -10,6 +10,7 @@ for; an application without any is rendered once, without environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ from lsp_render.repoconfig import RepoConfig, find_repo_config
 __all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]
 
 _VALUES_PREFIX = "values-"
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_SNIFF_BYTES = 1 << 16
+_API_VERSION = re.compile(rb"""^["']?apiVersion["']?[ \t]*:|"apiVersion"[ \t]*:""", re.MULTILINE)
+_KIND = re.compile(rb"""^["']?kind["']?[ \t]*:|"kind"[ \t]*:""", re.MULTILINE)
 _VALUES_SUFFIX = ".yaml"
 
 
@@ -79,18 +84,39 @@ def _under(root: Path, path: Path) -> bool:
     return path == root or root in path.parents
 
 
+def _holds_objects(directory: Path) -> bool:
+    """Tell whether a visible YAML/JSON file of ``directory`` holds a Kubernetes object."""
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith(".") or entry.suffix not in _MANIFEST_SUFFIXES:
+            continue
+        if not entry.is_file():
+            continue
+        with entry.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+        if _API_VERSION.search(head) and _KIND.search(head):
+            return True
+    return False
+
+
 def _is_application(directory: Path, environ: Mapping[str, str]) -> bool:
-    """Tell whether ``pipeline.plan`` accepts ``directory`` (``lsp-render.yaml``: always)."""
+    """Tell whether ``directory`` is an application.
+
+    An ``lsp-render.yaml`` always makes one; otherwise ``pipeline.plan`` must
+    accept the directory, and a directory of plain manifests must hold a
+    Kubernetes object in a visible file (so ``environments/`` full of value
+    files, or a root holding only ``.pre-commit-config.yaml``, is not one).
+    """
     if (directory / CONFIG_FILE).is_file():
         return True
+    from lsp_render.detect import AppKind
     from lsp_render.pipeline import plan
     from lsp_render.request_builder import build_request
 
     try:
-        plan(build_request(directory, environ=environ))
+        kind = plan(build_request(directory, environ=environ)).kind
     except InputError:
         return False
-    return True
+    return kind is not AppKind.PLAIN or _holds_objects(directory)
 
 
 def _walk(directory: Path, environ: Mapping[str, str], exclude: Path | None) -> Iterator[Path]:
