@@ -190,12 +190,14 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
     section = config.helm if config is not None else None
     helm: HelmConfig | _HelmDefaults = section if section is not None else _HelmDefaults()
     where = f"{request.label}/{CONFIG_FILE}"
-    if helm.repo is not None:
-        msg = f"{where}: helm.repo: remote charts are not supported yet; vendor the chart"
-        raise InputError(msg)
-    chart_dir = resolve_inside(
-        request.repo_root, request.app_dir, helm.chart, what=f"{where}: helm.chart"
-    )
+    if helm.repo is not None or helm.name is not None or helm.version is not None:
+        from lsp_render.sources.helm.remote import fetch_remote_chart
+
+        chart_dir = fetch_remote_chart(helm, where=where, environ=request.environ)
+    else:
+        chart_dir = resolve_inside(
+            request.repo_root, request.app_dir, helm.chart, what=f"{where}: helm.chart"
+        )
     if not (chart_dir / "Chart.yaml").is_file():
         msg = f"{request.label}: no Chart.yaml in chart directory '{helm.chart}'"
         raise InputError(msg)
