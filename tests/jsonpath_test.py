@@ -398,3 +398,37 @@ def test_quoted_literals_use_go_escapes() -> None:
 
 def test_wildcard_over_map_is_sorted() -> None:
     assert render("{.Employees.*}", STORE) == "clerk manager"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        # the examples of kubectl's JSONPath reference page, over its sample input
+        ("kind is {.kind}", "kind is List"),
+        ("{@}", None),
+        ("{.kind}", "List"),
+        ("{['kind']}", "List"),
+        ("{.users[0].name}", "myself"),
+        ("{.items[*].metadata.name}", "127.0.0.1 127.0.0.2"),
+        ('{.users[?(@.name=="e2e")].user.password}', "secret"),
+        ("{range .items[*]}[{.metadata.name}, {.status.capacity}] {end}", None),
+        ("{'{'}", "{"),
+        ('{"}"}', "}"),
+    ],
+)
+def test_kubectl_reference_examples(template: str, expected: str | None) -> None:
+    out = render(template, NODES)
+    if template == "{@}":
+        assert json.loads(out) == NODES
+    elif expected is None:
+        assert out == '[127.0.0.1, {"cpu":"4"}] [127.0.0.2, {"cpu":"8"}] '
+    else:
+        assert out == expected
+
+
+def test_unknown_identifiers_fail_at_parse_time() -> None:
+    with pytest.raises(JSONPathSyntaxError, match="unrecognized identifier hello"):
+        JSONPath.parse("{hello}")
+    with pytest.raises(JSONPathSyntaxError, match="not in range, nothing to end"):
+        JSONPath.parse("{end}")
+    assert JSONPath.parse("{range .a[*]}{@}").execute({"a": [1, 2]}) == "12"
