@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lsp_render.errors import InputError
 
 if TYPE_CHECKING:
+    from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["is_template", "render_template", "render_tree"]
@@ -36,6 +37,12 @@ def _environment() -> ImmutableSandboxedEnvironment:
     )
     env.globals.clear()
     return env
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str) -> Template:
+    """Compile a template once per process (render-all renders the same ones per pair)."""
+    return _environment().from_string(text)
 
 
 def render_template(text: str, context: Mapping[str, Any], *, where: str) -> str:
@@ -62,7 +69,7 @@ def render_template(text: str, context: Mapping[str, Any], *, where: str) -> str
     from jinja2.exceptions import SecurityError
 
     try:
-        return _environment().from_string(text).render(dict(context))
+        return _compiled(text).render(dict(context))
     except SecurityError as exc:
         msg = f"{where}: template refused by the sandbox: {_one_line(exc)}"
         raise InputError(msg) from None
