@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ class RepoConfig:
         return _matches(self.directory, app_dir, self.applications)
 
 
+@lru_cache(maxsize=256)
 def _glob_regex(glob: str) -> re.Pattern[str]:
     """Translate a path glob (``*``, ``?``, ``[...]``, ``**``) into a regular expression."""
     out: list[str] = []
