@@ -58,6 +58,7 @@ def measure(shared: Path, tmp: Path, runs: int) -> list[Result]:
     times: dict[int, list[float]] = {1: [], 2: []}
     pairs = 0
     failed: list[str] = []
+    _once(root, tmp / "out-warm-up", 2)  # page cache, .pyc files: not part of either side
     for _ in range(runs):
         for jobs, samples in times.items():
             seconds, pairs, failed = _once(root, tmp / f"out-{jobs}", jobs)
