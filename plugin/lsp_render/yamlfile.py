@@ -10,7 +10,16 @@ import yaml
 
 from lsp_render.errors import InputError
 
-__all__ = ["LoadedYaml", "load_yaml_file", "yaml_error_line"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "AliasBombError",
+    "DocumentOutline",
+    "LoadedYaml",
+    "check_alias_expansion",
+    "load_yaml_file",
+    "outline_stream",
+    "yaml_error_line",
+]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -18,6 +27,42 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_CONFIG_BYTES = 1 << 20
 # A configuration that expands past this many nodes through aliases is an alias bomb.
 _MAX_EXPANDED_NODES = 100_000
+MAX_ALIAS_NODES = 1_000_000
+"""Nodes that aliases may add to one document of a manifest or value file (alias bombs)."""
+
+
+class AliasBombError(ValueError):
+    """A YAML document whose aliases expand to too many nodes.
+
+    Attributes
+    ----------
+    line
+        The 1-based line where the document starts.
+    """
+
+    def __init__(self, line: int, limit: int) -> None:
+        super().__init__(f"aliases expand to more than {limit} nodes")
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentOutline:
+    """The shape of one document of a stream, read from parser events (nothing built).
+
+    Attributes
+    ----------
+    line
+        The 1-based line where the document's content starts.
+    root
+        ``"mapping"``, ``"sequence"``, ``"scalar"``, ``"alias"`` or ``"null"`` (an
+        empty document).
+    keys
+        The plain scalar keys of a top-level mapping.
+    """
+
+    line: int
+    root: str
+    keys: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -130,3 +175,132 @@ def _index(
         for i, item in enumerate(node.value):
             lines[(*loc, i)] = item.start_mark.line + 1
             _index(item, (*loc, i), lines)
+
+
+def outline_stream(text: str, *, max_alias_nodes: int = MAX_ALIAS_NODES) -> list[DocumentOutline]:
+    """Parse a YAML stream into events once and outline each document.
+
+    Nothing is constructed, so the pass costs no more memory than the text;
+    aliases are counted by the size of what they would expand to.
+
+    Parameters
+    ----------
+    text
+        The whole stream.
+    max_alias_nodes
+        How many nodes aliases may add to one document.
+
+    Returns
+    -------
+    list of DocumentOutline
+        One per document, in order.
+
+    Raises
+    ------
+    yaml.YAMLError
+        When the stream is not valid YAML.
+    AliasBombError
+        When a document's aliases would add more than ``max_alias_nodes`` nodes.
+    """
+    outliner = _Outliner(max_alias_nodes)
+    for event in yaml.parse(text, Loader=_Loader):
+        outliner.feed(event)
+    return outliner.outlines
+
+
+class _Outliner:
+    """Turn parser events into document outlines, counting what aliases expand to."""
+
+    def __init__(self, max_alias_nodes: int) -> None:
+        self.max_alias_nodes = max_alias_nodes
+        self.outlines: list[DocumentOutline] = []
+        self.anchors: dict[str, int] = {}
+        # One frame per open collection: [size, anchor, is_mapping, items seen].
+        self.stack: list[list[Any]] = []
+        self.root = "null"
+        self.line = 1
+        self.keys: set[str] = set()
+        self.added = 0
+
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.anchors.clear()
+            self.root, self.keys, self.added = "null", set(), 0
+            self.line = _line(event.end_mark)
+        elif isinstance(event, yaml.DocumentEndEvent):
+            self.outlines.append(DocumentOutline(self.line, self.root, frozenset(self.keys)))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            size, anchor, _, _ = self.stack.pop()
+            if anchor:
+                self.anchors[anchor] = size
+            self._add(size)
+        elif isinstance(event, yaml.NodeEvent):
+            self._node(event)
+
+    def _node(self, event: yaml.NodeEvent) -> None:
+        if not self.stack:
+            self.line = _line(event.start_mark)
+            self.root = _root_name(event)
+        if isinstance(event, yaml.AliasEvent):
+            size = self.anchors.get(event.anchor or "", 1)
+            self.added += size
+            if self.added > self.max_alias_nodes:
+                raise AliasBombError(self.line, self.max_alias_nodes)
+            self._add(size)
+            return
+        if isinstance(event, yaml.CollectionStartEvent):
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            self.stack.append([1, event.anchor, mapping, 0])
+            return
+        # A scalar: a top-level key when it sits in the root mapping at a key position.
+        frame = self.stack[0] if len(self.stack) == 1 else None
+        if frame is not None and frame[2] and frame[3] % 2 == 0:
+            value = getattr(event, "value", None)
+            if isinstance(value, str):
+                self.keys.add(value)
+        if event.anchor:
+            self.anchors[event.anchor] = 1
+        self._add(1)
+
+    def _add(self, size: int) -> None:
+        if self.stack:
+            self.stack[-1][0] += size
+            self.stack[-1][3] += 1
+
+
+def _line(mark: Any) -> int:
+    return int(mark.line) + 1 if mark is not None else 1
+
+
+def _root_name(event: yaml.Event) -> str:
+    if isinstance(event, yaml.MappingStartEvent):
+        return "mapping"
+    if isinstance(event, yaml.SequenceStartEvent):
+        return "sequence"
+    if isinstance(event, yaml.AliasEvent):
+        return "alias"
+    if isinstance(event, yaml.ScalarEvent) and event.value == "" and event.implicit[0]:
+        return "null"
+    return "scalar"
+
+
+def check_alias_expansion(text: str, *, label: str, max_alias_nodes: int = MAX_ALIAS_NODES) -> None:
+    """Refuse a YAML text whose aliases expand past ``max_alias_nodes`` (an alias bomb).
+
+    Cheap for texts without aliases (a substring test). Syntax errors are left
+    to the caller's parser.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the line of the document.
+    """
+    if "*" not in text:
+        return
+    try:
+        outline_stream(text, max_alias_nodes=max_alias_nodes)
+    except AliasBombError as exc:
+        msg = f"{label}:{exc.line}: {exc}"
+        raise InputError(msg) from None
+    except yaml.YAMLError:
+        return

@@ -13,6 +13,7 @@ import yaml
 from lsp_render.errors import InputError
 from lsp_render.manifests import Document, split_stream
 from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
+from lsp_render.yamlfile import AliasBombError, outline_stream
 
 if TYPE_CHECKING:
     from lsp_render.config import PlainConfig
@@ -24,6 +25,8 @@ _ALWAYS_EXCLUDED = (CONFIG_FILE, REPO_CONFIG_FILE)
 _LIST_KIND = re.compile(r'^kind:[ \t]*["\']?List["\']?[ \t]*(#.*)?$', re.MULTILINE)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_OBJECT_KEYS = frozenset({"apiVersion", "kind"})
+_NOT_AN_OBJECT = "document is not a Kubernetes object (no top-level apiVersion and kind)"
 
 
 def _files(app_dir: Path, config: PlainConfig | None) -> list[Path]:
@@ -41,7 +44,7 @@ def _files(app_dir: Path, config: PlainConfig | None) -> list[Path]:
             continue
         if any(fnmatch.fnmatch(rel, glob) for glob in exclude):
             continue
-        if path.is_file() or path.is_symlink():
+        if not path.is_dir():  # a FIFO or a device is refused by load_plain, not skipped
             found.append(path)
     return found
 
@@ -88,16 +91,28 @@ def load_plain(
 
 
 def _check_yaml(text: str, rel: str) -> None:
-    """Parse the whole file (events only, C parser) so malformed YAML never passes through."""
+    """Parse the whole file once (events only, C parser) before anything passes through.
+
+    Malformed YAML, alias bombs and documents that are not Kubernetes objects are
+    refused here.
+    """
     try:
-        for _event in yaml.parse(text, Loader=_Loader):
-            pass
+        outlines = outline_stream(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         msg = f"{rel}{where}: {problem}"
         raise InputError(msg) from None
+    except AliasBombError as exc:
+        msg = f"{rel}:{exc.line}: {exc} (an alias bomb)"
+        raise InputError(msg) from None
+    for outline in outlines:
+        if outline.root == "null":
+            continue
+        if outline.root != "mapping" or not outline.keys >= _OBJECT_KEYS:
+            msg = f"{rel}:{outline.line}: {_NOT_AN_OBJECT}"
+            raise InputError(msg)
 
 
 def _json_documents(text: str, rel: str) -> list[Document]:
@@ -106,17 +121,31 @@ def _json_documents(text: str, rel: str) -> list[Document]:
     except json.JSONDecodeError as exc:
         msg = f"{rel}:{exc.lineno}: invalid JSON: {exc.msg}"
         raise InputError(msg) from None
+    except RecursionError:
+        msg = f"{rel}: invalid JSON: nested too deeply"
+        raise InputError(msg) from None
     if isinstance(data, list):
-        return [_dump_json(item, rel) for item in data if item is not None]
-    if data is None:
+        items = [item for item in data if item is not None]
+    elif data is None:
         return []
-    if (
+    elif (
         isinstance(data, dict)
         and data.get("kind") == "List"
         and isinstance(data.get("items"), list)
     ):
-        return [_dump_json(item, rel) for item in data["items"] if item is not None]
-    return [Document(text if text.endswith("\n") else text + "\n", rel)]
+        items = [item for item in data["items"] if item is not None]
+    else:
+        _check_json_object(data, rel)
+        return [Document(text if text.endswith("\n") else text + "\n", rel)]
+    for item in items:
+        _check_json_object(item, rel)
+    return [_dump_json(item, rel) for item in items]
+
+
+def _check_json_object(item: Any, rel: str) -> None:
+    if not isinstance(item, dict) or not item.keys() >= _OBJECT_KEYS:
+        msg = f"{rel}: {_NOT_AN_OBJECT}"
+        raise InputError(msg)
 
 
 def _dump_json(item: Any, rel: str) -> Document:

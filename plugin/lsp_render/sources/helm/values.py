@@ -18,6 +18,7 @@ import yaml
 
 from lsp_render.errors import InputError, RenderError
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
+from lsp_render.yamlfile import check_alias_expansion
 
 __all__ = [
     "HelmYamlLoader",
@@ -97,6 +98,7 @@ def load_values_file(path: Path, *, label: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"{label}: cannot read value file: {reason}") from exc
+    check_alias_expansion(text, label=label)  # an alias bomb would blow up as JSON
     try:
         data = load_yaml_first_document(text)
     except yaml.YAMLError as exc:
