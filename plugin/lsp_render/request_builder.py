@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,6 +13,9 @@ from lsp_render.errors import InputError
 from lsp_render.paths import find_repo_root
 
 __all__ = ["build_request"]
+
+# An environment name becomes part of file names (values-ENV.yaml, data files).
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 def build_request(
@@ -42,16 +47,32 @@ def build_request(
         msg = f"{app_dir}: no such application directory"
         raise InputError(msg)
     resolved = app_dir.resolve()
-    root = repo_root.resolve() if repo_root is not None else find_repo_root(resolved, environ)
+    if repo_root is not None:
+        root = repo_root.resolve()
+    else:
+        # Found from the path as given, so an app directory that is a symlink cannot
+        # take the repository root along with it to wherever it points.
+        lexical = Path(os.path.abspath(app_dir))  # noqa: PTH100 - symlinks not followed
+        root = find_repo_root(lexical, environ).resolve()
+    if not resolved.is_relative_to(root):
+        msg = f"{app_dir}: the application directory leaves the repository {root}"
+        raise InputError(msg)
     params = plugin_params(environ)
     versions: list[str] = []
     for item in api_versions:
         versions.extend(part.strip() for part in item.split(",") if part.strip())
+    environment = env_name(environ, params, env)
+    if environment is not None and not _ENV_NAME.match(environment):
+        msg = (
+            f"environment name '{environment}' is not allowed: at most 63 letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
+        raise InputError(msg)
     return RenderRequest(
         app_dir=resolved,
         repo_root=root,
         app=app_info(environ, resolved),
-        env=env_name(environ, params, env),
+        env=environment,
         kube_version=kube_version or environ.get("KUBE_VERSION") or None,
         api_versions=tuple(versions) if versions else kube_api_versions(environ),
         params=params,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,9 +14,16 @@ from lsp_render.detect import kustomization_file
 from lsp_render.engines import engine_timeout, run_engine
 from lsp_render.errors import InputError, RenderError
 from lsp_render.manifests import Document, join_stream, split_stream
+from lsp_render.paths import inside
 from lsp_render.scratch import mirror, scratch_dir
 
-__all__ = ["HELM_OUTPUT_FILE", "build", "build_hybrid", "kustomize_argv"]
+__all__ = ["HELM_OUTPUT_FILE", "build", "build_hybrid", "check_references", "kustomize_argv"]
+
+# Fields whose entries may name another kustomization directory. Kustomize's default
+# load restrictor keeps files under each kustomization's root, but lets these reach any
+# directory at all; files reached through them are then kept under that directory.
+_DIRECTORY_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # The file the hybrid writes Helm's output to, inside the scratch copy.
 HELM_OUTPUT_FILE = "lsp-render-helm-output.yaml"
@@ -49,11 +58,84 @@ def _argv_for(binary: str) -> list[str]:
     return [binary, "build"]
 
 
-def build(directory: Path, *, label: str, environ: Mapping[str, str]) -> list[Document]:
-    """Build the kustomization in ``directory`` and split its output into documents."""
+def build(
+    directory: Path,
+    *,
+    label: str,
+    environ: Mapping[str, str],
+    repo_root: Path | None = None,
+) -> list[Document]:
+    """Build the kustomization in ``directory`` and split its output into documents.
+
+    With ``repo_root``, the kustomization tree is first checked to stay inside
+    it (:func:`check_references`).
+    """
+    if repo_root is not None:
+        check_references(directory, repo_root, label=label)
     argv = [*kustomize_argv(environ), str(directory)]
     out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
     return split_stream(out, f"kustomize:{label}")
+
+
+def check_references(directory: Path, repo_root: Path, *, label: str) -> None:
+    """Refuse a kustomization tree that reaches a directory or file outside the repository.
+
+    Follows every local entry of ``resources``, ``bases``, ``components``,
+    ``generators``, ``transformers`` and ``validators`` (symlinks resolved) from
+    ``directory``; an entry that does not exist locally (a remote base, a typo)
+    is left to Kustomize.
+
+    Raises
+    ------
+    InputError
+        Naming the kustomization file, the field and the entry.
+    """
+    seen: set[Path] = set()
+    todo = [directory]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        path = kustomization_file(current)
+        if path is None:
+            continue
+        shown = _shown(path, repo_root, label)
+        if not inside(repo_root, path):
+            msg = f"{shown}: symlink leaves the repository"
+            raise InputError(msg)
+        data = _read_kustomization(path)
+        for field in _DIRECTORY_FIELDS:
+            entries = data.get(field)
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                if not isinstance(entry, str) or not entry.strip():
+                    continue
+                target = current / entry.strip()
+                if not os.path.lexists(target):
+                    continue
+                if not inside(repo_root, target):
+                    msg = f"{shown}: {field} entry '{entry}' leaves the repository"
+                    raise InputError(msg)
+                if target.is_dir():
+                    todo.append(target.resolve())
+
+
+def _read_kustomization(path: Path) -> dict[str, Any]:
+    """Parse a kustomization file; anything malformed is left to Kustomize to report."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _shown(path: Path, repo_root: Path, label: str) -> str:
+    try:
+        return path.relative_to(repo_root).as_posix()
+    except ValueError:
+        return f"{label}/{path.name}"
 
 
 def build_hybrid(
@@ -70,6 +152,7 @@ def build_hybrid(
     repository is never written), Helm's stream is written next to it, and the
     copied kustomization lists it first among its resources.
     """
+    check_references(kustomize_dir, repo_root, label=label)
     with scratch_dir() as scratch:
         copy = mirror(repo_root, kustomize_dir, scratch)
         target = copy / HELM_OUTPUT_FILE
