@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -11,12 +13,15 @@ from pathlib import Path
 
 from lsp_render.errors import InputError, RenderError
 
-__all__ = ["DEFAULT_TIMEOUT", "engine_timeout", "run_engine"]
+__all__ = ["DEFAULT_TIMEOUT", "engine_message", "engine_timeout", "run_engine", "run_process"]
 
 DEFAULT_TIMEOUT = 45.0
 
 # Engine messages can be long (Go stack traces); keep the line readable.
 _MAX_MESSAGE = 800
+# kubectl logs through klog: 'E1126 18:09:36.652559   28579 run.go:72] "command failed" err="..."'.
+_KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] (.*)$")
+_KLOG_ERR = re.compile(r'^"[^"]*"(?: err=("(?:[^"\\]|\\.)*"))?')
 
 
 def engine_timeout(environ: Mapping[str, str]) -> float:
@@ -67,44 +72,110 @@ def run_engine(
         When the engine is missing, fails, is killed, or times out.
     """
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = run_process(argv, cwd=cwd, stdin=stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        msg = f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s"
+        raise RenderError(msg) from None
     except OSError as exc:
         msg = f"{what}: cannot run {argv[0]}: {exc.strerror}"
         raise RenderError(msg) from None
-    try:
-        out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        msg = f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s"
-        raise RenderError(msg) from None
-    except BaseException:
-        _kill_group(proc)
-        raise
     if proc.returncode != 0:
-        detail = _last_lines(err.decode("utf-8", "replace"))
         if proc.returncode < 0:
             name = signal.Signals(-proc.returncode).name
             msg = f"{what}: {Path(argv[0]).name} was killed by {name}"
         else:
-            msg = f"{what}: {detail or f'exit status {proc.returncode}'}"
+            msg = f"{what}: {engine_message(proc.stderr) or f'exit status {proc.returncode}'}"
         raise RenderError(msg)
-    return out.decode("utf-8")
+    return proc.stdout
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in its own process group and capture its output (no shell, a timeout).
+
+    On a timeout, and on any exception while waiting (SIGTERM from Argo CD's
+    deadline arrives as one), the whole process group is killed, so neither the
+    engine nor anything it started outlives the render.
+
+    Parameters
+    ----------
+    argv
+        The command and its arguments, each one separate.
+    cwd
+        Working directory.
+    stdin
+        Text fed on standard input (else ``/dev/null``).
+    timeout
+        Seconds before the process group is killed.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        The return code (negative: killed by that signal) and decoded output.
+
+    Raises
+    ------
+    subprocess.TimeoutExpired
+        After killing the process group.
+    OSError
+        When the program cannot be started.
+    """
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return subprocess.CompletedProcess(
+        list(argv), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    # The pipes may be held open by nothing now; do not wait on them, only reap.
     proc.wait()
 
 
-def _last_lines(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+def engine_message(stderr: str) -> str:
+    """Return an engine's error as one readable line (klog prefixes and Go quoting removed).
+
+    Parameters
+    ----------
+    stderr
+        Everything the engine wrote on stderr.
+
+    Returns
+    -------
+    str
+        Its last lines joined, ``Error:`` and klog headers stripped, at most
+        800 characters.
+    """
+    lines = []
+    for raw in stderr.strip().splitlines():
+        line = raw.strip()
+        klog = _KLOG.match(line)
+        if klog is not None:
+            line = klog.group(1)
+            err = _KLOG_ERR.match(line)
+            if err is not None and err.group(1):
+                with contextlib.suppress(ValueError):
+                    line = json.loads(err.group(1))
+        line = line.removeprefix("Error: ").strip()
+        if line:
+            lines.append(line)
     message = " ".join(lines[-3:]) if lines else ""
     return message[:_MAX_MESSAGE]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lsp_render.engines import run_process
 from lsp_render.errors import InputError, RenderError
 from lsp_render.sources.helm.capabilities import normalize_kube_version
 from lsp_render.sources.helm.dependencies import built_chart, fingerprint, inspect_dependencies
@@ -113,18 +115,15 @@ def _error_line(stderr: str) -> str:
 def _run(argv: Sequence[str], *, chart: str, what: str, stdin: str | None = None) -> str:
     timeout = engine_timeout()
     try:
-        result = subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.engines).
+        result = run_process(argv, stdin=stdin, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"chart {chart}: {what} timed out after {timeout:g} s") from exc
     except OSError as exc:
         raise RenderError(f"chart {chart}: cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        raise RenderError(f"chart {chart}: {what} was killed by {name}")
     if result.returncode != 0:
         raise RenderError(f"chart {chart}: {what} failed: {_error_line(result.stderr)}")
     return result.stdout
