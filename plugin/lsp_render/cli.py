@@ -98,6 +98,11 @@ def render(
     if no_secrets and (secrets_file is not None or mask_secrets):
         msg = "--no-secrets cannot be combined with --secrets-file or --mask-secrets"
         raise InputError(msg)
+    if secrets_file is not None and not secrets_file.is_file():
+        # A FIFO or a device would hang or never end; a directory cannot be read.
+        what = "does not exist" if not secrets_file.exists() else "is not a regular file"
+        msg = f"--secrets-file {secrets_file}: {what}"
+        raise InputError(msg)
     request = build_request(
         app_dir,
         environ=_environ(ctx),
@@ -149,7 +154,7 @@ def init(ctx: click.Context, *, app_dir: Path) -> None:
     ctx.meta["lsp_render.app"] = request.label
     the_plan = plan(request)
     if the_plan.kind in (AppKind.HELM, AppKind.HYBRID):
-        chart_dir = helm_inputs(request, the_plan).chart_dir
+        chart_dir = helm_inputs(request, the_plan, resolve_secrets=False).chart_dir
         build_dependencies(chart_dir, request.repo_root)
 
 

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from lsp_render.errors import InputError
 from lsp_render.paths import CONFIG_FILE, inside
-from lsp_render.templating import render_tree
+from lsp_render.templating import render_template
 from lsp_render.yamlfile import LoadedYaml, load_yaml_file
 
 __all__ = [
@@ -129,13 +129,26 @@ def load_app_config(
     if not isinstance(raw, dict):
         msg = f"{label}: must be a mapping of sections (helm, kustomize, plain, secrets)"
         raise InputError(msg)
-    templated = render_tree(raw, context, where=label)
+    templated = _render(raw, (), context, loaded)
     try:
         config = AppConfig.model_validate(templated)
     except ValidationError as exc:
         raise InputError(_describe(exc, loaded)) from None
     _check_paths(config, app_dir, repo_root, loaded)
     return config
+
+
+def _render(
+    value: Any, loc: tuple[str | int, ...], context: Mapping[str, Any], loaded: LoadedYaml
+) -> Any:
+    """Render the Jinja2 in every string, naming ``file:line: key`` in template errors."""
+    if isinstance(value, str):
+        return render_template(value, context, where=loaded.where(loc))
+    if isinstance(value, dict):
+        return {k: _render(v, (*loc, str(k)), context, loaded) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, (*loc, i), context, loaded) for i, v in enumerate(value)]
+    return value
 
 
 def _describe(exc: ValidationError, loaded: LoadedYaml) -> str:

@@ -7,6 +7,7 @@ at any stage leaves stdout empty.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,18 @@ if TYPE_CHECKING:
     from lsp_render.repoconfig import RepoConfig
     from lsp_render.sources.helm import HelmInputs
 
-__all__ = ["RenderPlan", "plan", "render", "template_context"]
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_MB",
+    "RenderPlan",
+    "check_output_size",
+    "max_output_bytes",
+    "plan",
+    "render",
+    "template_context",
+]
+
+DEFAULT_MAX_OUTPUT_MB = 100.0
+"""Argo CD's default gRPC message limit (``ARGOCD_GRPC_MAX_SIZE_MB``), in MiB."""
 
 _API_VERSION = re.compile(r"^[\"']?apiVersion[\"']?[ \t]*:", re.MULTILINE)
 _KIND = re.compile(r"^[\"']?kind[\"']?[ \t]*:", re.MULTILINE)
@@ -137,15 +149,81 @@ def render(request: RenderRequest) -> list[Document]:
         Any failure, with its exit code; nothing has been printed.
     """
     the_plan = plan(request)
-    docs = _render_kind(request, the_plan)
+    secret_texts: set[str] = set()
+    try:
+        docs = _render_kind(request, the_plan, secret_texts)
+    except LspRenderError as exc:
+        if not secret_texts:
+            raise
+        # Helm or Kustomize may quote a value resolved from Vault (resolveInValues).
+        raise _redacted(exc, secret_texts) from None
     docs = [doc for doc in docs if not is_blank(doc.text)]
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 
-    return secrets.substitute_documents(docs, request)
+    docs = secrets.substitute_documents(docs, request)
+    check_output_size(docs, request)
+    return docs
 
 
-def _render_kind(request: RenderRequest, the_plan: RenderPlan) -> list[Document]:
+def max_output_bytes(environ: Mapping[str, str]) -> int:
+    """Return the largest stream Argo CD accepts: ``ARGOCD_GRPC_MAX_SIZE_MB`` MiB (default 100).
+
+    Raises
+    ------
+    InputError
+        When the variable is not a positive number.
+    """
+    text = environ.get("ARGOCD_GRPC_MAX_SIZE_MB", "").strip()
+    try:
+        size = float(text) if text else DEFAULT_MAX_OUTPUT_MB
+    except ValueError:
+        size = -1.0
+    if not size > 0 or size == float("inf"):
+        msg = f"ARGOCD_GRPC_MAX_SIZE_MB must be a positive number of MiB, not '{text}'"
+        raise InputError(msg)
+    return int(size * (1 << 20))
+
+
+def check_output_size(docs: Sequence[Document], request: RenderRequest) -> None:
+    """Refuse a stream larger than Argo CD's gRPC limit rather than let gRPC cut it.
+
+    The size counted is the stream ``lsp-render render`` prints (each document
+    and its ``---`` line).
+
+    Raises
+    ------
+    RenderError
+        When the stream is larger than :func:`max_output_bytes`.
+    """
+    limit = max_output_bytes(request.environ)
+    if sum(len(doc.text) for doc in docs) * 4 + 4 * len(docs) <= limit:
+        return  # cannot be too large even if every character took 4 bytes
+    size = sum(len(doc.text.encode("utf-8")) + 4 for doc in docs)
+    if size > limit:
+        msg = (
+            f"{request.label}: the rendered manifests are {size / (1 << 20):.1f} MiB, more than "
+            f"Argo CD accepts ({limit / (1 << 20):g} MiB, ARGOCD_GRPC_MAX_SIZE_MB); "
+            "split the application"
+        )
+        raise RenderError(msg)
+
+
+def _redacted(exc: LspRenderError, secret_texts: set[str]) -> LspRenderError:
+    """Return ``exc`` with every text resolved from a secret replaced by ``<redacted>``."""
+
+    def scrub(text: str) -> str:
+        for secret in sorted(secret_texts, key=len, reverse=True):
+            text = text.replace(secret, "<redacted>")
+        return text
+
+    detail = scrub(exc.detail) if exc.detail else None
+    return type(exc)(scrub(exc.message), detail=detail)
+
+
+def _render_kind(
+    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str]
+) -> list[Document]:
     config = the_plan.config
     if the_plan.kind is AppKind.PLAIN:
         from lsp_render.sources.plain import load_plain
@@ -157,7 +235,7 @@ def _render_kind(request: RenderRequest, the_plan: RenderPlan) -> list[Document]
             label=request.label,
         )
     if the_plan.kind is AppKind.HELM:
-        return _render_helm(request, the_plan)
+        return _render_helm(request, the_plan, secret_texts)
     from lsp_render.sources import kustomize
 
     kustomize_dir = request.app_dir
@@ -169,21 +247,46 @@ def _render_kind(request: RenderRequest, the_plan: RenderPlan) -> list[Document]
             what=f"{request.label}/{CONFIG_FILE}: kustomize.path",
         )
     if the_plan.kind is AppKind.KUSTOMIZE:
-        return kustomize.build(kustomize_dir, label=request.label, environ=request.environ)
-    helm_docs = _render_helm(request, the_plan)
+        return kustomize.build(
+            kustomize_dir,
+            label=request.label,
+            environ=request.environ,
+            repo_root=request.repo_root,
+        )
+    helm_docs = _render_helm(request, the_plan, secret_texts)
     return kustomize.build_hybrid(
         helm_docs, kustomize_dir, request.repo_root, label=request.label, environ=request.environ
     )
 
 
-def _render_helm(request: RenderRequest, the_plan: RenderPlan) -> list[Document]:
+def _render_helm(
+    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str]
+) -> list[Document]:
     from lsp_render.sources.helm import render_chart
 
-    return render_chart(helm_inputs(request, the_plan))
+    return render_chart(helm_inputs(request, the_plan, secret_texts=secret_texts))
 
 
-def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
-    """Decide every input of the Helm render (flags > parameters > config > environment)."""
+def helm_inputs(
+    request: RenderRequest,
+    the_plan: RenderPlan,
+    *,
+    secret_texts: set[str] | None = None,
+    resolve_secrets: bool = True,
+) -> HelmInputs:
+    """Decide every input of the Helm render (flags > parameters > config > environment).
+
+    Parameters
+    ----------
+    request, the_plan
+        The render and its plan.
+    secret_texts
+        Receives every value string that came from a secret (``resolveInValues``),
+        so that error messages can be scrubbed of them.
+    resolve_secrets
+        Resolve placeholders in values when the config asks for it (``init``
+        needs only the chart and passes False: no Vault traffic).
+    """
     from lsp_render.sources.helm import HelmInputs
 
     config = the_plan.config
@@ -220,8 +323,10 @@ def helm_inputs(request: RenderRequest, the_plan: RenderPlan) -> HelmInputs:
         api_versions = tuple(helm.api_versions) if helm.api_versions else request.api_versions
     values: dict[str, Any] = dict(helm.values)
     files: tuple[Path, ...] = tuple(value_files)
-    if config is not None and config.secrets.resolve_in_values:
-        values = _resolved_values(request, value_files, values)
+    if config is not None and config.secrets.resolve_in_values and resolve_secrets:
+        values, resolved = _resolved_values(request, value_files, values)
+        if secret_texts is not None:
+            secret_texts.update(resolved)
         files = ()
     return HelmInputs(
         chart_dir=chart_dir,
@@ -295,7 +400,8 @@ def _rel(path: Path, root: Path) -> str:
 
 def _resolved_values(
     request: RenderRequest, value_files: list[Path], inline: dict[str, Any]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], set[str]]:
+    """Resolve placeholders in the merged values; also return the strings that changed."""
     from lsp_render import secrets
     from lsp_render.sources.helm import load_values_file, merge_values
 
@@ -303,7 +409,24 @@ def _resolved_values(
     for path in value_files:
         merged = merge_values(merged, load_values_file(path, label=_rel(path, request.repo_root)))
     merged = merge_values(merged, inline)
-    return secrets.resolve_values(merged, request, source=f"{request.label} (Helm values)")
+    resolved = secrets.resolve_values(merged, request, source=f"{request.label} (Helm values)")
+    changed: set[str] = set()
+    _changed_strings(merged, resolved, changed)
+    return resolved, changed
+
+
+def _changed_strings(before: Any, after: Any, out: set[str]) -> None:
+    if isinstance(after, dict):
+        for key, value in after.items():
+            _changed_strings(before.get(key) if isinstance(before, dict) else None, value, out)
+    elif isinstance(after, list):
+        old = before if isinstance(before, list) else []
+        for i, value in enumerate(after):
+            _changed_strings(old[i] if i < len(old) else None, value, out)
+    elif after != before and after is not None and not isinstance(after, bool):
+        text = str(after)
+        if len(text) >= 3:  # shorter ones would scrub ordinary words from messages
+            out.add(text)
 
 
 def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) -> None:

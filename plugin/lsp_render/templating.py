@@ -6,6 +6,7 @@ returned as it is without importing Jinja2 at all (a plain render stays light).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,29 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+# Results a configuration string never needs: '*', '**' and '%' beyond these are refused
+# (the sandbox guards attributes, not the size of what an operator builds).
+_MAX_LENGTH = 100_000
+_MAX_BITS = 4096
+_PRINTF_SIZES = re.compile(r"%[-+ #0]*(\d+)|%[-+ #0]*\d*\.(\d+)")
+
+
 @lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import DictLoader, StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    class _Bounded(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**", "%"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if _too_large(operator, left, right):
+                msg = f"the result of '{operator}' would be too large"
+                raise SecurityError(msg)
+            return super().call_binop(context, operator, left, right)
+
+    env = _Bounded(
         loader=DictLoader({}),  # {% include %} and {% import %} find nothing
         undefined=StrictUndefined,
         autoescape=False,
@@ -37,6 +55,27 @@ def _environment() -> ImmutableSandboxedEnvironment:
     )
     env.globals.clear()
     return env
+
+
+def _bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 64
+
+
+def _too_large(operator: str, left: Any, right: Any) -> bool:
+    if operator == "*":
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                return len(seq) * times > _MAX_LENGTH
+        return _bits(left) + _bits(right) > _MAX_BITS
+    if operator == "**":
+        if not isinstance(right, int | float):
+            return False
+        return abs(right) > 1024 or _bits(left) * abs(right) > _MAX_BITS
+    # '%': printf-style widths and precisions make long strings from short ones.
+    if not isinstance(left, str):
+        return False
+    sizes = [int(n) for pair in _PRINTF_SIZES.findall(left) for n in pair if n]
+    return any(size > 1000 for size in sizes)
 
 
 @lru_cache(maxsize=512)
