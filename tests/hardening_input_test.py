@@ -146,6 +146,13 @@ CASES = [
     ),
     Case("output-below-grpc-limit", "output just below ARGOCD_GRPC_MAX_SIZE_MB", 0),
     Case(
+        "output-above-100-mib",
+        "101 MiB output with Argo CD's default 100 MiB limit",
+        1,
+        ("apps/app", "101.0 MiB", "(100 MiB, ARGOCD_GRPC_MAX_SIZE_MB)"),
+    ),
+    Case("output-below-100-mib", "99 MiB output with Argo CD's default 100 MiB limit", 0),
+    Case(
         "invalid-modifier",
         "unknown placeholder modifier",
         2,
@@ -379,7 +386,16 @@ FAST = [c for c in CASES if not c.id.startswith("alias-bomb") and c.id not in _O
 def test_bad_input(case: Case, tmp_path: Path) -> None:
     repo, args, env = _setup(tmp_path, case)
     environ = {**base_env(tmp_path / "home"), **env}
-    result = run(["render", "apps/app", *args], cwd=repo, env=environ, timeout=30)
+    app = repo / "apps" / "app"
+    size = sum(p.stat().st_size for p in app.glob("*") if p.is_file()) if app.is_dir() else 0
+    try:
+        result = run(["render", "apps/app", *args], cwd=repo, env=environ, timeout=60)
+    finally:
+        for path in (repo / "apps" / "app").glob("*.yaml"):
+            if path.is_file() and path.stat().st_size > (1 << 24):
+                path.unlink()  # pytest keeps the last runs' directories: no 100 MiB files
+    if case.code == 0:
+        assert len(result.stdout) >= size  # the whole stream, nothing cut
     check_case(case, result)
     assert not list(tmp_path.glob(f"**/{MARKER}*"))
 
@@ -508,6 +524,18 @@ def _big_configmap(size: int) -> str:
 def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
     write_app(repo, {"apps/app/cm.yaml": _big_configmap(1 << 20)})
     return [], {"ARGOCD_GRPC_MAX_SIZE_MB": "1"}
+
+
+@_case("output-above-100-mib")
+def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    write_app(repo, {"apps/app/cm.yaml": _big_configmap(101 << 20)})
+    return [], {}
+
+
+@_case("output-below-100-mib")
+def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    write_app(repo, {"apps/app/cm.yaml": _big_configmap(99 << 20)})
+    return [], {}
 
 
 @_case("output-below-grpc-limit")
