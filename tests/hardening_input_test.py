@@ -331,11 +331,17 @@ CASES = [
     # -- injection -------------------------------------------------------------------------------
     Case(
         "injection-helm-parameters",
-        "shell syntax in helm-parameters and --set (rendered literally)",
+        "shell syntax in helm-parameters, --set and helm.set; value files named -f.yaml",
         0,
     ),
     Case("injection-file-names", "files named --help.yaml and -f.yaml (plain and kustomize)", 0),
     Case("injection-app-dir-name", "application directory named -f (run from its cwd)", 0),
+    Case(
+        "injection-placeholder",
+        "shell syntax in a placeholder's path and key (data, not a command)",
+        1,
+        ("Could not find secrets at path secret/data/$(touch",),
+    ),
     Case(
         "injection-release-name",
         "release-name parameter '--debug' (never a flag)",
@@ -794,6 +800,12 @@ INJECTIONS = [
 ]
 
 
+@_case("injection-placeholder")
+def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    placeholder = f"<path:secret/data/$(touch {tmp}/{MARKER});`id`#k $(id)>"
+    return _placeholder_case(repo, tmp, placeholder)
+
+
 @_case("injection-release-name")
 def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
     write_app(repo, _helm())
@@ -852,9 +864,19 @@ def _argvs(tmp: Path, name: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("case", [_BY_ID["injection-helm-parameters"]], ids=lambda c: c.id)
 def test_shell_syntax_is_data(case: Case, tmp_path: Path) -> None:
-    repo = write_app(tmp_path / "repo", _helm())
-    (repo / ".git").mkdir()
     values = [text.format(tmp=tmp_path) for text in INJECTIONS]
+    config = {"helm": {"set": {"cfg": values[1]}, "valueFiles": ["-f.yaml", "--help.yaml"]}}
+    repo = write_app(
+        tmp_path / "repo",
+        _helm(
+            {
+                "apps/app/lsp-render.yaml": json.dumps(config),
+                "apps/app/-f.yaml": "y: 1\n",
+                "apps/app/--help.yaml": "z: 2\n",
+            }
+        ),
+    )
+    (repo / ".git").mkdir()
     params = [{"name": "helm-parameters", "map": {f"k{i}": v for i, v in enumerate(values)}}]
     env = {**base_env(tmp_path / "home"), "ARGOCD_APP_PARAMETERS": json.dumps(params)}
     sets = [f"x={values[0]}"]
@@ -874,6 +896,11 @@ def test_shell_syntax_is_data(case: Case, tmp_path: Path) -> None:
     for i, value in enumerate(values):
         assert f"k{i}={value}" in argv
     assert sets[0] in argv
+    assert f"cfg={values[1]}" in argv
+    app = repo / "apps" / "app"
+    assert ["-f", str(app / "-f.yaml"), "-f", str(app / "--help.yaml")] == [
+        a for i, a in enumerate(argv) if a == "-f" or (i and argv[i - 1] == "-f")
+    ]
     assert not list(tmp_path.glob(f"{MARKER}*"))
 
 
