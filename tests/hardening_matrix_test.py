@@ -307,7 +307,10 @@ def write_doc(records: Iterable[Mapping[str, str]]) -> str:
                 f"\n{_SECTIONS[module]}\n\n| case | exit | message | test |\n|---|---|---|---|\n"
             )
         node, line = recorded[case_id]
-        message = "(renders)" if case.code == 0 else f"`{_clean(line)}`"
+        text = _clean(line)
+        fence = "``" if "`" in text else "`"  # a code span that may hold backticks
+        pad = " " if fence == "``" else ""
+        message = "(renders)" if case.code == 0 else f"{fence}{pad}{text}{pad}{fence}"
         out.append(f"| {case.title} | {case.code} | {message} | `{node}` |\n")
     return "".join(out)
 
