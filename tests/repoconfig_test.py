@@ -201,3 +201,33 @@ def test_pipeline_injects_the_environment_parameters(repo: Path) -> None:
     bare = build_request(repo / "applications" / "web", environ={})
     assert helm_inputs(bare, plan(bare)).set_values == ()
     assert template_context(bare)["envdata"] == {}
+
+
+def test_repo_release_name_and_namespace_rank_below_the_app_and_argocd(tmp_path: Path) -> None:
+    _write(
+        tmp_path / "lsp-render-repo.yaml",
+        'applications: ["apps/*"]\n'
+        'helm:\n  releaseName: "{{ app.name }}-rel"\n  namespace: "ns-{{ app.name }}"\n',
+    )
+    (tmp_path / ".git").mkdir()
+    app = tmp_path / "apps" / "web"
+    _write(app / "Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    request = build_request(app, environ={})
+    inputs = helm_inputs(request, plan(request))
+    assert (inputs.release_name, inputs.namespace) == ("web-rel", "ns-web")
+    argocd = build_request(app, environ={"ARGOCD_APP_NAMESPACE": "dest", "ARGOCD_APP_NAME": "x"})
+    inputs = helm_inputs(argocd, plan(argocd))
+    assert (inputs.release_name, inputs.namespace) == ("x-rel", "dest")
+    _write(app / "lsp-render.yaml", "helm:\n  releaseName: own\n  namespace: own-ns\n")
+    own = build_request(app, environ={"ARGOCD_APP_NAMESPACE": "dest"})
+    inputs = helm_inputs(own, plan(own))
+    assert (inputs.release_name, inputs.namespace) == ("own", "own-ns")
+    flags = build_request(app, environ={}, release_name="f", namespace="fns")
+    inputs = helm_inputs(flags, plan(flags))
+    assert (inputs.release_name, inputs.namespace) == ("f", "fns")
+    # An app the globs do not cover gets neither.
+    other = tmp_path / "other"
+    _write(other / "Chart.yaml", "apiVersion: v2\nname: o\nversion: 0.1.0\n")
+    bare = build_request(other, environ={})
+    inputs = helm_inputs(bare, plan(bare))
+    assert (inputs.release_name, inputs.namespace) == ("other", "default")

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from lsp_render.errors import InputError
 from lsp_render.paths import CONFIG_FILE, inside
+from lsp_render.setargs import ScalarValue
 from lsp_render.templating import render_template
 from lsp_render.yamlfile import LoadedYaml, load_yaml_file
 
@@ -28,8 +29,6 @@ __all__ = [
     "SecretsConfig",
     "load_app_config",
 ]
-
-ScalarValue = str | int | float | bool | None
 
 
 class _Model(BaseModel):

@@ -310,8 +310,15 @@ def helm_inputs(
         from lsp_render.repoconfig import helm_set_args
 
         sets.extend(helm_set_args(the_plan.repo_config, request.app_dir, the_plan.context))
+    repo_release, repo_namespace = None, None
+    if the_plan.repo_config is not None:
+        from lsp_render.repoconfig import helm_identity
+
+        repo_release, repo_namespace = helm_identity(
+            the_plan.repo_config, request.app_dir, the_plan.context
+        )
     if helm.set or request.params.helm_parameters:
-        from lsp_render.repoconfig import format_set
+        from lsp_render.setargs import format_set
 
         sets.extend(format_set(k, v) for k, v in helm.set.items())
         sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
@@ -334,11 +341,13 @@ def helm_inputs(
         release_name=request.release_name
         or request.params.release_name
         or helm.release_name
+        or repo_release
         or request.app.name,
         namespace=request.namespace
         or request.params.namespace
         or helm.namespace
         or request.app.namespace
+        or repo_namespace
         or "default",
         value_files=files,
         values=values,

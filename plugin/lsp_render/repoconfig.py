@@ -25,9 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from lsp_render.config import ScalarValue
 from lsp_render.errors import InputError
 from lsp_render.paths import REPO_CONFIG_FILE, resolve_inside
+from lsp_render.setargs import ScalarValue, escape_set_value, format_set
 from lsp_render.templating import render_template
 from lsp_render.yamlfile import LoadedYaml, load_yaml_file
 
@@ -37,6 +37,7 @@ __all__ = [
     "find_repo_config",
     "format_set",
     "glob_matches",
+    "helm_identity",
     "helm_set_args",
     "load_envdata",
 ]
@@ -58,6 +59,16 @@ class _Helm(_Model):
     )
 
 
+class _RepoHelm(_Helm):
+    release_name: str | None = Field(
+        None, description="Release name of every Helm app (Jinja2), below the app's own."
+    )
+    namespace: str | None = Field(
+        None,
+        description="Namespace of every Helm app (Jinja2), below ARGOCD_APP_NAMESPACE.",
+    )
+
+
 class _Override(_Model):
     applications: list[str] = Field(
         description="Globs of the application directories it applies to."
@@ -68,7 +79,7 @@ class _Override(_Model):
 class _RepoModel(_Model):
     applications: list[str] = Field(default_factory=list, description="Globs of application dirs.")
     environments: _Environments = Field(default_factory=_Environments)
-    helm: _Helm = Field(default_factory=_Helm)
+    helm: _RepoHelm = Field(default_factory=_RepoHelm)
     overrides: list[_Override] = Field(default_factory=list)
 
 
@@ -90,6 +101,8 @@ class RepoConfig:
         Parameters for every Helm application of an environment (templates).
     overrides
         ``(globs, parameters)`` pairs for some applications only.
+    release_name, namespace
+        Templates for the release name and namespace of every Helm app, or None.
     """
 
     directory: Path
@@ -98,6 +111,8 @@ class RepoConfig:
     data_files: tuple[str, ...]
     helm_set: Mapping[str, ScalarValue]
     overrides: tuple[tuple[tuple[str, ...], Mapping[str, ScalarValue]], ...]
+    release_name: str | None = None
+    namespace: str | None = None
 
     def covers(self, app_dir: Path) -> bool:
         """Tell whether ``app_dir`` matches the application globs (all apps without globs)."""
@@ -231,6 +246,8 @@ def _parse(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
         data_files=_as_tuple(model.environments.data_file),
         helm_set=dict(model.helm.set),
         overrides=tuple((tuple(o.applications), dict(o.helm.set)) for o in model.overrides),
+        release_name=model.helm.release_name,
+        namespace=model.helm.namespace,
     )
 
 
@@ -317,22 +334,6 @@ def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str
     return out
 
 
-def escape_set_value(value: str) -> str:
-    """Escape a value for Helm's ``--set`` parser (backslashes and commas)."""
-    return value.replace("\\", "\\\\").replace(",", "\\,")
-
-
-def format_set(key: str, value: ScalarValue) -> str:
-    """Format one ``key: value`` of a configuration's ``set`` as a ``--set`` argument."""
-    if value is None:
-        return f"{key}=null"
-    if isinstance(value, bool):
-        return f"{key}={'true' if value else 'false'}"
-    if isinstance(value, int | float):
-        return f"{key}={value}"
-    return f"{key}={escape_set_value(value)}"
-
-
 def _format(key: str, value: ScalarValue, context: Mapping[str, Any], where: str) -> str:
     if isinstance(value, str):
         value = render_template(value, context, where=where)
@@ -351,3 +352,16 @@ def helm_set_args(config: RepoConfig, app_dir: Path, context: Mapping[str, Any])
             where = f"{config.label}: overrides[{index}].helm.set"
             args.extend(_format(k, v, context, f"{where}.{k}") for k, v in params.items())
     return tuple(args)
+
+
+def helm_identity(
+    config: RepoConfig, app_dir: Path, context: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """Render the repository's release-name and namespace templates for one application."""
+    if not config.covers(app_dir):
+        return None, None
+    names: list[str | None] = []
+    for key, template in (("releaseName", config.release_name), ("namespace", config.namespace)):
+        where = f"{config.label}: helm.{key}"
+        names.append(render_template(template, context, where=where) or None if template else None)
+    return names[0], names[1]
