@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsp_render.errors import InputError
-from lsp_render.paths import CONFIG_FILE
+from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE
 
 if TYPE_CHECKING:
     from lsp_render.config import AppConfig
 
-__all__ = ["KUSTOMIZATION_FILES", "AppKind", "detect_kind", "kustomization_file"]
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "AppKind",
+    "detect_kind",
+    "kind_from_files",
+    "kustomization_file",
+]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -37,7 +43,7 @@ def kustomization_file(directory: Path) -> Path | None:
 
 
 def _has_manifests(directory: Path) -> bool:
-    ignored = {CONFIG_FILE, "lsp-render-repo.yaml"}
+    ignored = {CONFIG_FILE, REPO_CONFIG_FILE}
     return any(
         entry.suffix in _MANIFEST_SUFFIXES and entry.name not in ignored and entry.is_file()
         for entry in directory.iterdir()
@@ -68,6 +74,32 @@ def detect_kind(app_dir: Path, config: AppConfig | None, *, label: str) -> AppKi
     if config is not None and config.kustomize is not None and not has_kustomization:
         msg = f"{label}: kustomize.path '{config.kustomize.path}' holds no kustomization file"
         raise InputError(msg)
+    kind = kind_from_files(app_dir, helm_section=has_chart, kustomize_dir=kustomize_dir)
+    if kind is None:
+        msg = (
+            "no application found: expected Chart.yaml, a kustomization file, "
+            f"YAML/JSON manifests or {CONFIG_FILE}"
+        )
+        raise InputError(msg)
+    return kind
+
+
+def kind_from_files(
+    app_dir: Path, *, helm_section: bool = False, kustomize_dir: Path | None = None
+) -> AppKind | None:
+    """Detect the kind from the files present (SPEC section 3's table), or None.
+
+    Parameters
+    ----------
+    app_dir
+        The application directory.
+    helm_section
+        Whether a configuration declares a Helm chart (counts as ``Chart.yaml``).
+    kustomize_dir
+        Where the kustomization is looked for (default: ``app_dir``).
+    """
+    has_chart = helm_section or (app_dir / "Chart.yaml").is_file()
+    has_kustomization = kustomization_file(kustomize_dir or app_dir) is not None
     if has_chart and has_kustomization:
         return AppKind.HYBRID
     if has_chart:
@@ -76,8 +108,4 @@ def detect_kind(app_dir: Path, config: AppConfig | None, *, label: str) -> AppKi
         return AppKind.KUSTOMIZE
     if _has_manifests(app_dir):
         return AppKind.PLAIN
-    msg = (
-        "no application found: expected Chart.yaml, a kustomization file, "
-        f"YAML/JSON manifests or {CONFIG_FILE}"
-    )
-    raise InputError(msg)
+    return None

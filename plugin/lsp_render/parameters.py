@@ -26,13 +26,11 @@ from typing import Any
 import yaml
 
 from lsp_render.argocd_env import release_name_from_app, repo_root_from_source_path
+from lsp_render.detect import kind_from_files
+from lsp_render.paths import CONFIG_FILE
 
 __all__ = ["announcements"]
 
-_CONFIG_FILE = "lsp-render.yaml"
-_KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-_NOT_MANIFESTS = {_CONFIG_FILE, "lsp-render-repo.yaml"}
 _ENV_FILE = re.compile(r"^values-([A-Za-z0-9][A-Za-z0-9_.-]*)\.yaml$")
 _ENV_TEMPLATE = re.compile(r"\{\{\s*env\s*\}\}")
 _DEFAULT_VALUE_FILES = ("values.yaml", "values-{{ env }}.yaml")
@@ -112,7 +110,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _load_config(app_dir: Path, root: Path) -> dict[str, Any] | None:
     """Read ``lsp-render.yaml`` if it is there and sane; a broken one counts as absent."""
-    path = app_dir / _CONFIG_FILE
+    path = app_dir / CONFIG_FILE
     if not _inside(path, root) or not path.is_file():
         return None
     if path.stat().st_size > _MAX_CONFIG_BYTES:
@@ -129,17 +127,9 @@ def _kind(app_dir: Path, config: dict[str, Any] | None) -> str | None:
     declared = config.get("kind") if config else None
     if declared in {"helm", "hybrid", "kustomize", "plain"}:
         return str(declared)
-    has_chart = (app_dir / "Chart.yaml").is_file() or isinstance((config or {}).get("helm"), dict)
-    has_kustomization = any((app_dir / name).is_file() for name in _KUSTOMIZATION_FILES)
-    if has_chart:
-        return "hybrid" if has_kustomization else "helm"
-    if has_kustomization:
-        return "kustomize"
-    has_manifests = any(
-        entry.suffix in _MANIFEST_SUFFIXES and entry.name not in _NOT_MANIFESTS and entry.is_file()
-        for entry in app_dir.iterdir()
-    )
-    return "plain" if has_manifests else None
+    helm_section = isinstance((config or {}).get("helm"), dict)
+    kind = kind_from_files(app_dir, helm_section=helm_section)
+    return None if kind is None else kind.value
 
 
 def _sent_parameters(environ: Mapping[str, str]) -> dict[str, Any]:
