@@ -82,6 +82,13 @@ def test_json_escaped_placeholders() -> None:
 
 def test_unterminated_path_is_prose() -> None:
     assert find_placeholders("see <path: in the docs", generic=False) == []
+    assert find_placeholders("a <path:with spaces#k", generic=False) == []
+
+
+@pytest.mark.parametrize("text", ["<path:secret/x#k", "pw=<path:kv/a#b#2 | base64encode"])
+def test_placeholder_that_lost_its_closing_bracket_is_an_error(text: str) -> None:
+    with pytest.raises(PlaceholderSyntaxError, match="unterminated placeholder"):
+        find_placeholders(text, generic=False)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,8 @@ __all__ = [
 _OPENERS = re.compile(r"<|\\u003[cC]")
 _ESCAPED_CLOSE = re.compile(r"\\u003[eE]")
 _VERSION = re.compile(r"[0-9]+")
+# What follows "<path:" in a placeholder that lost its ">": PATH#KEY, no blanks in PATH.
+_LOOKS_INLINE = re.compile(r"[^\s<>#|]+#[^\s<>#|]")
 
 
 class PlaceholderSyntaxError(ValueError):
@@ -108,7 +110,8 @@ def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
     ------
     PlaceholderSyntaxError
         A ``<path:...>`` placeholder is malformed, or a modifier is unknown or
-        has bad arguments. An unterminated ``<path:`` is not a placeholder.
+        has bad arguments, or a ``<path:PATH#KEY`` lost its closing ``>``. An
+        unterminated ``<path:`` followed by anything else is prose.
     """
     found: list[Placeholder] = []
     if not might_hold_placeholder(text, generic=generic):
@@ -130,7 +133,11 @@ def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
             # unbalanced braces: end at the first ">" as AVP does (the parse then says why)
             end = _first_close(text, body_start, escaped=escaped)
         if end is None:
-            # "<path:" without a closing ">" is prose (a CRD description), as for AVP
+            if is_inline and _LOOKS_INLINE.match(text, body_start + len("path:")):
+                # "<path:PATH#KEY" cut short: failing beats deploying the placeholder's text
+                msg = f"unterminated placeholder {_excerpt(text[start:])}: no closing '>'"
+                raise PlaceholderSyntaxError(msg)
+            # "<path:" that is not followed by PATH#KEY is prose (a CRD description), as for AVP
             pos = body_start
             continue
         body_end, after = end
