@@ -451,6 +451,9 @@ def _safe_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
     if member.islnk() or member.issym():
         msg = f"archive member '{member.name}' is a link"
         raise tarfile.FilterError(msg)
+    if member.name.startswith("/"):  # the data filter would only strip the slash
+        msg = f"archive member '{member.name}' has an absolute path"
+        raise tarfile.FilterError(msg)
     return tarfile.data_filter(member, dest)
 
 
