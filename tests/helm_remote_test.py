@@ -42,9 +42,7 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-def _app(
-    tmp_path: Path, helm: str, *, values: str | None = "greeting: hello from the app\n"
-) -> Path:
+def _app(tmp_path: Path, helm: str, *, values: str | None = "greeting: from the app\n") -> Path:
     """A repository holding one app whose lsp-render.yaml has the given ``helm`` section."""
     root = tmp_path / "gitops"
     app = root / "apps" / "web"
@@ -84,7 +82,7 @@ def test_remote_chart_renders_with_the_apps_values(
         ("Service", "web"),
     ]
     config_map = objects[0]
-    assert config_map["data"] == {"greeting": "hello from the app"}
+    assert config_map["data"] == {"greeting": "from the app"}
     assert config_map["metadata"]["namespace"] == "shop"  # type: ignore[index]
     assert config_map["metadata"]["labels"] == {"chart-version": "1.2.3"}  # type: ignore[index]
     assert "# Source: mychart/templates/configmap.yaml" in result.stdout
@@ -382,3 +380,35 @@ def test_the_repository_is_not_written(repo: ChartRepo, tmp_path: Path, home: Pa
     assert _render(app, home).code == 0
     after = sorted(p.relative_to(tmp_path) for p in (tmp_path / "gitops").rglob("*"))
     assert after == before
+
+
+def test_hybrid_remote_chart_with_a_last_mile_kustomization(
+    repo: ChartRepo, tmp_path: Path, home: Path
+) -> None:
+    app = _app(tmp_path, _helm(repo.url) + "kustomize:\n  path: .\n")
+    (app / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+        "patches:\n"
+        "  - target: {kind: ConfigMap, name: web-settings}\n"
+        "    patch: |-\n"
+        "      - op: add\n"
+        "        path: /data/patched\n"
+        "        value: 'yes'\n"
+    )
+    result = _render(app, home)
+    assert result.code == 0, result.stderr
+    by_kind = {o["kind"]: o for o in result.objects()}
+    assert set(by_kind) == {"ConfigMap", "Service"}
+    assert by_kind["ConfigMap"]["data"] == {"greeting": "from the app", "patched": "yes"}
+
+
+def test_init_prefetches_the_chart_into_the_cache(
+    repo: ChartRepo, tmp_path: Path, home: Path
+) -> None:
+    app = _app(tmp_path, _helm(repo.url))
+    init = run(["init", str(app)], env=base_env(home))
+    assert init.code == 0, init.stderr
+    assert repo.downloads() == ["/stable/mychart-1.2.3.tgz"]
+    assert _render(app, home).code == 0
+    assert repo.downloads() == ["/stable/mychart-1.2.3.tgz"]
