@@ -9,10 +9,8 @@ engine would silently render without it, so lsp-render checks first. Local
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,6 +131,8 @@ def _vendored_names(chart_dir: Path) -> set[str]:
 
 
 def _archive_chart_name(archive: Path) -> str | None:
+    import tarfile  # only charts that vendor archives need it
+
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
@@ -244,17 +244,20 @@ def _walk_files(root: Path, repo_root: Path) -> Iterator[tuple[str, int, int]]:
 def fingerprint(chart_dir: Path, repo_root: Path, extra_dirs: tuple[Path, ...] = ()) -> str:
     """Identify a chart's files and its local dependencies' cheaply (names, sizes, times).
 
+    The result is the listing itself rather than a digest of it: a key compared
+    within one process needs no hash function (hashlib alone costs a render
+    several milliseconds of start-up), and equal keys mean equal listings.
+
     Raises
     ------
     InputError
         When a symbolic link in them points outside the repository.
     """
-    digest = hashlib.sha256()
+    lines: list[str] = []
     for root in (chart_dir, *extra_dirs):
-        digest.update(f"\0root {root}\n".encode())
-        for entry in _walk_files(root, repo_root):
-            digest.update(repr(entry).encode())
-    return digest.hexdigest()
+        lines.append(f"\0root {root}")
+        lines.extend(repr(entry) for entry in _walk_files(root, repo_root))
+    return "\n".join(lines)
 
 
 @contextmanager

@@ -1,13 +1,17 @@
 """The embedded engine: Helm's Go SDK in-process, through ``helm-python-sdk``.
 
 ``helm_python`` is imported inside the functions that need it, so a render that
-does not use this engine never loads the 85 MB library. Charts (with their
-``file://`` dependencies built) are kept for the life of the process as chart
-archives in memory (render-all renders one chart for many environments), keyed
-on the chart directory and a fingerprint of its files and its ``file://``
-dependencies'. Every render loads its own chart from the archive: Helm's
-render removes the subcharts its values disable from the loaded chart, exactly
-as ``helm template`` does before listing CRDs, so a loaded chart serves one
+does not use this engine never loads the 85 MB library. What a chart needs is
+kept for the life of the process (render-all renders one chart for many
+environments), keyed on the chart directory and a fingerprint of its files and
+its ``file://`` dependencies': its name and ``kubeVersion``, and, for a chart
+whose dependencies had to be built into a scratch copy, the chart as an
+archive in memory. A chart whose ``charts/`` already holds every dependency
+(the usual case after ``lsp-render init``) is loaded straight from its
+directory, which costs the same as loading an archive and spares the
+save-then-reload round trip. Every render loads its own chart: Helm's render
+removes the subcharts its values disable from the loaded chart, exactly as
+``helm template`` does before listing CRDs, so a loaded chart serves one
 render only.
 
 ``Chart.render()`` has no parameter for the Kubernetes version or extra API
@@ -18,13 +22,11 @@ which pyproject pins). :func:`render_stream` calls it directly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import io
 import json
-import tarfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +60,45 @@ _cache: OrderedDict[tuple[str, str], _LoadedChart] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
 class _LoadedChart:
-    archive: bytes  # the chart as `helm package` would write it, dependencies included
-    name: str
-    kube_version_constraint: str | None
+    """What a render needs to know of a chart, and where to load it from.
+
+    ``archive`` is the chart as ``helm package`` would write it, dependencies
+    included. A chart whose dependencies were built into a scratch copy is
+    kept that way; one whose directory holds every dependency is loaded from
+    the directory by each render and packed only if someone asks for it.
+    """
+
+    __slots__ = ("_archive", "chart_dir", "kube_version_constraint", "name")
+
+    def __init__(
+        self,
+        archive: bytes | None,
+        chart_dir: Path,
+        name: str,
+        kube_version_constraint: str | None,
+    ) -> None:
+        self._archive = archive
+        self.chart_dir = chart_dir
+        self.name = name
+        self.kube_version_constraint = kube_version_constraint
+
+    @property
+    def archive(self) -> bytes:
+        """The chart as a ``.tgz`` archive (packed on first use when read from its directory)."""
+        if self._archive is None:
+            with self.open(_helm()) as chart, scratch_dir(prefix="lsp-render-chart-") as scratch:
+                self._archive = Path(chart.save(str(scratch))).read_bytes()
+        return self._archive
+
+    def open(self, helm: Any) -> Any:
+        """Load a fresh copy of the chart (the caller closes it)."""
+        try:
+            if self._archive is not None:
+                return helm.Chart.load_archive(self._archive)
+            return helm.Chart.load(str(self.chart_dir))
+        except helm.HelmError as exc:
+            raise RenderError(f"chart {self.name}: {_one_line(exc)}") from exc
 
 
 def sdk_version() -> str:
@@ -100,6 +136,19 @@ def _dependency_build(helm: Any, chart_dir: Path) -> None:
 
 
 def _load(chart_dir: Path, repo_root: Path) -> _LoadedChart:
+    """Return what is known of the chart, from the cache or freshly loaded."""
+    loaded, chart = _load_and_open(chart_dir, repo_root)
+    if chart is not None:
+        chart.close()
+    return loaded
+
+
+def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any | None]:
+    """Return what is known of the chart and, on a cache miss, the chart just loaded.
+
+    A render uses that chart rather than loading it a second time; the caller
+    owns (and must close) it.
+    """
     helm = _helm()
     deps = inspect_dependencies(chart_dir, repo_root)
     key = (
@@ -110,23 +159,32 @@ def _load(chart_dir: Path, repo_root: Path) -> _LoadedChart:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
-            return cached
+            return cached, None
         with built_chart(
             chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
         ) as path:
             try:
-                with helm.Chart.load(str(path)) as chart:
+                chart = helm.Chart.load(str(path))
+                try:
                     metadata = chart.metadata
-                    with scratch_dir(prefix="lsp-render-chart-") as scratch:
-                        archive = Path(chart.save(str(scratch))).read_bytes()
+                    archive: bytes | None = None
+                    if path != chart_dir:  # built into a scratch copy that is about to go
+                        with scratch_dir(prefix="lsp-render-chart-") as scratch:
+                            archive = Path(chart.save(str(scratch))).read_bytes()
+                        chart.close()
+                        chart = helm.Chart.load_archive(archive)
+                except BaseException:
+                    chart.close()
+                    raise
             except helm.HelmError as exc:
                 raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
         constraint = metadata.get("kubeVersion")
-        loaded = _LoadedChart(archive, str(metadata.get("name") or deps.name), constraint)
+        name = str(metadata.get("name") or deps.name)
+        loaded = _LoadedChart(archive, chart_dir, name, constraint)
         _cache[key] = loaded
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-        return loaded
+        return loaded, chart
 
 
 _PROBE_TEMPLATE = b"{{ .Capabilities.KubeVersion.Version }}"
@@ -135,6 +193,9 @@ _PROBE_TEMPLATE = b"{{ .Capabilities.KubeVersion.Version }}"
 @functools.cache
 def _default_kube_version() -> str:
     """Return the Kubernetes version Helm's engine assumes without ``--kube-version``."""
+    import io
+    import tarfile
+
     helm = _helm()
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
@@ -186,7 +247,14 @@ def render_stream(inputs: HelmInputs) -> str:
         rendered manifests that are not valid YAML.
     """
     helm = _helm()
-    loaded = _load(inputs.chart_dir, inputs.repo_root)
+    loaded, chart = _load_and_open(inputs.chart_dir, inputs.repo_root)
+    if chart is None:
+        chart = loaded.open(helm)
+    with contextlib.closing(chart):
+        return _render_loaded(helm, chart, loaded, inputs)
+
+
+def _render_loaded(helm: Any, chart: Any, loaded: _LoadedChart, inputs: HelmInputs) -> str:
     values_json = ensure_json_values(compose_values(inputs, loaded.name), chart=loaded.name)
     try:
         helm.validate_release_name(inputs.release_name)
@@ -213,10 +281,9 @@ def render_stream(inputs: HelmInputs) -> str:
     from helm_python import _native
 
     try:
-        with helm.Chart.load_archive(loaded.archive) as chart:
-            raw = _native.call_string("helm_render", chart._raw(), values_json, json.dumps(options))
-            # Read after rendering: the render dropped the subcharts the values disable.
-            crds = [CrdFile(crd["filename"], crd["data"]) for crd in chart.crds]
+        raw = _native.call_string("helm_render", chart._raw(), values_json, json.dumps(options))
+        # Read after rendering: the render dropped the subcharts the values disable.
+        crds = [CrdFile(crd["filename"], crd["data"]) for crd in chart.crds]
     except helm.HelmError as exc:
         raise RenderError(f"chart {loaded.name}: {_one_line(exc)}") from exc
     files: dict[str, str] = json.loads(raw)
