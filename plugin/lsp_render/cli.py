@@ -1,25 +1,62 @@
 """The command line: parse flags, call the pipeline, map errors to exit codes.
 
-Kept thin and light: heavy modules are imported inside the commands, so
-``lsp-render --version`` costs little more than importing click.
+Kept thin and light. ``lsp-render render`` with plain options -- the way Argo
+CD runs it -- is parsed here without click: importing click costs a render
+about 20 ms (it pulls in inspect, uuid, platform and datetime; bench/ scenario
+1). Everything else (help, the other commands, any option this parser does not
+know in exactly this form, every usage error) goes to the click commands of
+:mod:`lsp_render.cli_commands`, so help texts, usage errors and exit codes are
+click's own. Heavy modules are imported inside the commands, so ``lsp-render
+--version`` costs little more than importing click.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-import click
-
-from lsp_render import __version__
 from lsp_render.errors import ExitCode, InputError, LspRenderError
 
-__all__ = ["Terminated", "cli", "main"]
+__all__ = [
+    "APP_META_KEY",
+    "Terminated",
+    "main",
+    "parse_plain_render",
+    "report_error",
+    "run_render",
+    "write_stdout",
+]
+
+APP_META_KEY = "lsp_render.app"
+"""Where a command records the app it works on, for the error line's prefix."""
+
+# `render`'s options as parse_plain_render accepts them: must match the click command
+# in cli_commands.py (tests/cli_fast_path_test.py compares them).
+_RENDER_VALUES = {
+    "--env": "env",
+    "--release-name": "release_name",
+    "--namespace": "namespace",
+    "--kube-version": "kube_version",
+    "--secrets-file": "secrets_file",
+}
+_RENDER_MULTIPLE = {
+    "--api-versions": "api_versions",
+    "-f": "values",
+    "--values": "values",
+    "--set": "set_values",
+}
+_RENDER_FLAGS = {
+    "--no-secrets": "no_secrets",
+    "--mask-secrets": "mask_secrets",
+    "-v": "verbose",
+    "--verbose": "verbose",
+}
 
 
 class Terminated(BaseException):
@@ -31,50 +68,108 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated(signal.Signals(signum).name)
 
 
-class _State:
-    """What ``main`` hands to the commands: the environment and stderr verbosity."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
+class _NotPlainError(Exception):
+    """The arguments need click (help, an unusual form, a usage error)."""
 
 
-def _environ(ctx: click.Context) -> Mapping[str, str]:
-    state = ctx.find_object(_State)
-    return state.environ if state is not None else os.environ
+def _check_path(value: str, *, want_dir: bool) -> str:
+    """Pass ``value`` if click's ``Path`` type would take it without a word.
+
+    Missing paths are taken as they are; existing ones must be of the wanted
+    kind and readable. Anything else is left to click, which reports it.
+    """
+    if not value:
+        raise _NotPlainError
+    try:
+        mode = Path(value).stat().st_mode
+    except OSError:
+        return value
+    kind_ok = stat.S_ISDIR(mode) if want_dir else stat.S_ISREG(mode)
+    if not (kind_ok and os.access(value, os.R_OK)):
+        raise _NotPlainError
+    return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    __version__, "--version", prog_name="lsp-render", message="%(prog)s %(version)s"
-)
-def cli() -> None:
-    """Render Helm, Kustomize, plain and hybrid apps with Vault placeholders substituted."""
+def _option_value(token: str, rest: list[str]) -> tuple[str, str]:
+    """Split ``--opt=value`` or take the next token as the value of a value option."""
+    if token.startswith("--") and "=" in token:
+        token, value = token.split("=", 1)
+        if token not in _RENDER_VALUES and token not in _RENDER_MULTIPLE:
+            raise _NotPlainError
+        return token, value
+    if token not in _RENDER_VALUES and token not in _RENDER_MULTIPLE:
+        raise _NotPlainError
+    if not rest or rest[-1].startswith("-"):
+        raise _NotPlainError
+    return token, rest.pop()
 
 
-@cli.command()
-@click.argument("app_dir", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--env", "env", help="Environment: value files values.yaml then values-ENV.yaml.")
-@click.option(
-    "--release-name", help="Helm release name (default: ARGOCD_APP_NAME or the dir name)."
-)
-@click.option("--namespace", help="Namespace (default: ARGOCD_APP_NAMESPACE or 'default').")
-@click.option("--kube-version", help="Kubernetes version for Helm (default: KUBE_VERSION).")
-@click.option(
-    "--api-versions", multiple=True, help="API versions for Helm, repeatable or comma-separated."
-)
-@click.option("-f", "--values", "values", multiple=True, help="Extra Helm value file, repeatable.")
-@click.option("--set", "set_values", multiple=True, help="Helm --set parameter, repeatable.")
-@click.option(
-    "--secrets-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Resolve placeholders from this YAML file instead of Vault.",
-)
-@click.option("--no-secrets", is_flag=True, help="Leave placeholders as they are.")
-@click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but print masked values.")
-@click.option("-v", "--verbose", is_flag=True, help="More detail on stderr (never secret values).")
-@click.pass_context
-def render(
-    ctx: click.Context,
+def _scan(tokens: Sequence[str]) -> dict[str, Any]:
+    single: dict[str, str] = {}
+    multiple: dict[str, list[str]] = {name: [] for name in _RENDER_MULTIPLE.values()}
+    flags = dict.fromkeys(_RENDER_FLAGS.values(), False)
+    app_dir: str | None = None
+    rest = list(reversed(tokens))
+    while rest:
+        token = rest.pop()
+        if token in _RENDER_FLAGS:
+            flags[_RENDER_FLAGS[token]] = True
+        elif not token.startswith("-"):
+            if app_dir is not None:
+                raise _NotPlainError
+            app_dir = token
+        else:
+            option, value = _option_value(token, rest)
+            if option in _RENDER_VALUES:
+                single[_RENDER_VALUES[option]] = value
+            else:
+                multiple[_RENDER_MULTIPLE[option]].append(value)
+    secrets_file = single.pop("secrets_file", None)
+    return {
+        "app_dir": Path(_check_path("." if app_dir is None else app_dir, want_dir=True)),
+        "secrets_file": (
+            Path(_check_path(secrets_file, want_dir=False)) if secrets_file is not None else None
+        ),
+        "env": single.get("env"),
+        "release_name": single.get("release_name"),
+        "namespace": single.get("namespace"),
+        "kube_version": single.get("kube_version"),
+        **{name: tuple(values) for name, values in multiple.items()},
+        **flags,
+    }
+
+
+def parse_plain_render(args: Sequence[str]) -> dict[str, Any] | None:
+    """Parse ``render`` arguments that need nothing of click, or return None.
+
+    Accepted: ``render``, then the render command's options as separate
+    ``--opt value`` / ``-f value`` tokens or ``--opt=value``, flags, and at most
+    one application directory. Values must not start with ``-``; paths must be
+    what click's ``Path`` type takes silently. Anything else (help, clustered
+    short options, ``--``, unknown options, a usage error) returns None and goes
+    to click.
+
+    Parameters
+    ----------
+    args
+        The arguments without the program name.
+
+    Returns
+    -------
+    dict or None
+        Keyword arguments for :func:`run_render`, or None.
+    """
+    if not args or args[0] != "render":
+        return None
+    try:
+        return _scan(args[1:])
+    except _NotPlainError:
+        return None
+
+
+def run_render(
+    environ: Mapping[str, str],
+    meta: MutableMapping[str, Any],
     *,
     app_dir: Path,
     env: str | None,
@@ -89,7 +184,24 @@ def render(
     mask_secrets: bool,
     verbose: bool,
 ) -> None:
-    """Render APP_DIR (default: the current directory) to one YAML stream on stdout."""
+    """Render APP_DIR to one YAML stream on stdout (the ``render`` command).
+
+    Parameters
+    ----------
+    environ
+        The environment.
+    meta
+        Receives :data:`APP_META_KEY`, the app's label, once it is known.
+    app_dir, env, release_name, namespace, kube_version, api_versions, values, set_values
+        The command's options (see ``lsp-render render --help``).
+    secrets_file, no_secrets, mask_secrets, verbose
+        The command's secret and verbosity options.
+
+    Raises
+    ------
+    LspRenderError
+        Any failure; nothing has been printed.
+    """
     from lsp_render.context import SecretOptions
     from lsp_render.manifests import join_stream
     from lsp_render.pipeline import render as run_pipeline
@@ -105,7 +217,7 @@ def render(
         raise InputError(msg)
     request = build_request(
         app_dir,
-        environ=_environ(ctx),
+        environ=environ,
         env=env,
         release_name=release_name,
         namespace=namespace,
@@ -120,77 +232,24 @@ def render(
         ),
         verbose=verbose,
     )
-    ctx.meta["lsp_render.app"] = request.label
+    meta[APP_META_KEY] = request.label
     docs = run_pipeline(request)
     if not docs:
         msg = "the render produced no Kubernetes objects (refusing an empty success)"
         raise LspRenderError(msg)
-    _write_stdout(join_stream(docs))
+    write_stdout(join_stream(docs))
 
 
-@cli.command()
-@click.argument("app_dir", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_context
-def parameters(ctx: click.Context, *, app_dir: Path) -> None:
-    """Print the Argo CD parameter announcements of APP_DIR as a JSON array."""
-    import json
-
-    from lsp_render.parameters import announcements
-
-    _write_stdout(json.dumps(announcements(app_dir.resolve(), _environ(ctx))) + "\n")
-
-
-@cli.command()
-@click.argument("app_dir", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_context
-def init(ctx: click.Context, *, app_dir: Path) -> None:
-    """Build local chart dependencies offline (Argo CD's init step); a no-op for other kinds."""
-    from lsp_render.detect import AppKind
-    from lsp_render.pipeline import helm_inputs, plan
-    from lsp_render.request_builder import build_request
-    from lsp_render.sources.helm import build_dependencies
-
-    request = build_request(app_dir, environ=_environ(ctx))
-    ctx.meta["lsp_render.app"] = request.label
-    the_plan = plan(request)
-    if the_plan.kind in (AppKind.HELM, AppKind.HYBRID):
-        chart_dir = helm_inputs(request, the_plan, resolve_secrets=False).chart_dir
-        build_dependencies(chart_dir, request.repo_root)
-
-
-@cli.command()
-@click.argument("app_dir", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_context
-def discover(ctx: click.Context, *, app_dir: Path) -> None:
-    """Print the kind of APP_DIR and exit 0 if lsp-render can render it; exit 1 silently if not."""
-    from lsp_render.pipeline import plan
-    from lsp_render.request_builder import build_request
-
-    try:
-        request = build_request(app_dir, environ=_environ(ctx))
-        kind = plan(request).kind
-    except LspRenderError:
-        ctx.exit(1)
-    _write_stdout(f"{kind.value}\n")
-
-
-def _register_workflows() -> None:
-    try:
-        from lsp_render.cli_workflows import diff, render_all
-    except ImportError:  # pragma: no cover - while the workflows are being written
-        return
-    cli.add_command(diff)
-    cli.add_command(render_all)
-
-
-def _write_stdout(text: str) -> None:
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout as UTF-8 and flush it."""
     data = text.encode("utf-8")
     stream = sys.stdout.buffer
     stream.write(data)
     stream.flush()
 
 
-def _report(message: str, app: str | None) -> None:
+def report_error(message: str, app: str | None) -> None:
+    """Print ``lsp-render: [APP: ]MESSAGE`` as one line on stderr."""
     if app and not message.startswith(app):
         message = f"{app}: {message}"
     sys.stderr.write(f"lsp-render: {message}\n")
@@ -207,42 +266,36 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ
         The environment (default: ``os.environ``); tests pass their own.
     """
-    _register_workflows()
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
-    state = _State(os.environ if environ is None else environ)
+    argv = list(sys.argv[1:] if args is None else args)
+    env = os.environ if environ is None else environ
     verbose = bool(args and ("-v" in args or "--verbose" in args))
-    ctx_meta: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
     try:
-        with cli.make_context(
-            "lsp-render", list(sys.argv[1:] if args is None else args), obj=state
-        ) as ctx:
-            ctx_meta = ctx.meta
-            cli.invoke(ctx)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        _report("aborted", None)
-        sys.exit(ExitCode.RENDER_FAILED)
-    except click.ClickException as exc:
-        _report(exc.format_message().replace("\n", " "), None)
-        sys.exit(ExitCode.BAD_INPUT)
+        plain = parse_plain_render(argv)
+        if plain is not None:
+            run_render(env, meta, **plain)
+        else:
+            from lsp_render.cli_commands import invoke
+
+            invoke(argv, env, meta)  # exits itself on click's usage errors, help and --version
     except LspRenderError as exc:
-        _report(exc.message, ctx_meta.get("lsp_render.app"))
+        report_error(exc.message, meta.get(APP_META_KEY))
         if verbose and exc.detail:
             sys.stderr.write(f"lsp-render: detail: {exc.detail}\n")
         sys.exit(exc.exit_code)
     except Terminated as exc:
-        _report(f"terminated by {exc} before the render finished; nothing was printed", None)
+        report_error(f"terminated by {exc} before the render finished; nothing was printed", None)
         sys.exit(ExitCode.RENDER_FAILED)
     except KeyboardInterrupt:
-        _report("interrupted; nothing was printed", None)
+        report_error("interrupted; nothing was printed", None)
         sys.exit(ExitCode.RENDER_FAILED)
     except BrokenPipeError:
         sys.exit(ExitCode.RENDER_FAILED)
     except Exception as exc:
         where = _innermost(exc)
-        _report(f"internal error ({type(exc).__name__} at {where}); please report it", None)
+        report_error(f"internal error ({type(exc).__name__} at {where}); please report it", None)
         sys.exit(ExitCode.RENDER_FAILED)
     sys.exit(ExitCode.OK)
 
