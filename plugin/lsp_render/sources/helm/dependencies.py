@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +165,9 @@ def _resolve_local(chart_dir: Path, repo_root: Path, name: str, repository: str)
     return resolved
 
 
-def inspect_dependencies(chart_dir: Path, repo_root: Path) -> ChartDependencies:
+def inspect_dependencies(
+    chart_dir: Path, repo_root: Path, *, vendored: Collection[str] | None = None
+) -> ChartDependencies:
     """Read a chart's declared dependencies and find the ones ``charts/`` lacks.
 
     Parameters
@@ -174,6 +176,9 @@ def inspect_dependencies(chart_dir: Path, repo_root: Path) -> ChartDependencies:
         The chart (absolute, inside ``repo_root``).
     repo_root
         The repository root; ``file://`` dependencies must resolve inside it.
+    vendored
+        The names of the charts ``charts/`` holds, when the caller knows them
+        already (Helm's loader lists them); read from ``charts/`` otherwise.
 
     Returns
     -------
@@ -197,7 +202,8 @@ def inspect_dependencies(chart_dir: Path, repo_root: Path) -> ChartDependencies:
             else None
         )
         declared.append(Dependency(name, repository, local))
-    vendored = _vendored_names(chart_dir) if declared else set()
+    if vendored is None:
+        vendored = _vendored_names(chart_dir) if declared else set()
     missing = tuple(dep for dep in declared if dep.name not in vendored)
     return ChartDependencies(str(metadata.get("name") or chart_dir.name), tuple(declared), missing)
 

@@ -37,9 +37,11 @@ from lsp_render.sources.helm.capabilities import (
     normalize_kube_version,
 )
 from lsp_render.sources.helm.dependencies import (
+    ChartDependencies,
     built_chart,
     fingerprint,
     inspect_dependencies,
+    missing_dependency_error,
 )
 from lsp_render.sources.helm.output import CrdFile, assemble_stream
 from lsp_render.sources.helm.values import (
@@ -69,7 +71,7 @@ class _LoadedChart:
     the directory by each render and packed only if someone asks for it.
     """
 
-    __slots__ = ("_archive", "chart_dir", "kube_version_constraint", "name")
+    __slots__ = ("_archive", "chart_dir", "dependency_key", "kube_version_constraint", "name")
 
     def __init__(
         self,
@@ -77,11 +79,14 @@ class _LoadedChart:
         chart_dir: Path,
         name: str,
         kube_version_constraint: str | None,
+        dependency_key: str | None = None,
     ) -> None:
         self._archive = archive
         self.chart_dir = chart_dir
         self.name = name
         self.kube_version_constraint = kube_version_constraint
+        # For a chart built with its file:// dependencies: their fingerprint too.
+        self.dependency_key = dependency_key
 
     @property
     def archive(self) -> bytes:
@@ -147,44 +152,76 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
     """Return what is known of the chart and, on a cache miss, the chart just loaded.
 
     A render uses that chart rather than loading it a second time; the caller
-    owns (and must close) it.
+    owns (and must close) it. Which dependencies ``charts/`` holds is read from
+    the chart Helm loaded, not by opening each vendored archive once more.
     """
     helm = _helm()
-    deps = inspect_dependencies(chart_dir, repo_root)
-    key = (
-        str(chart_dir),
-        fingerprint(chart_dir, repo_root, deps.local_dirs if deps.missing else ()),
-    )
+    declared = inspect_dependencies(chart_dir, repo_root, vendored=())
+    key = (str(chart_dir), fingerprint(chart_dir, repo_root))
     with _cache_lock:
         cached = _cache.get(key)
-        if cached is not None:
+        if cached is not None and (
+            cached.dependency_key is None
+            or cached.dependency_key == fingerprint(chart_dir, repo_root, declared.local_dirs)
+        ):
             _cache.move_to_end(key)
             return cached, None
-        with built_chart(
-            chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
-        ) as path:
-            try:
-                chart = helm.Chart.load(str(path))
+        chart = _load_vendored(helm, chart_dir, repo_root, declared)
+        archive: bytes | None = None
+        dependency_key: str | None = None
+        if chart is None:  # dependencies to build first, into a scratch copy
+            deps = inspect_dependencies(chart_dir, repo_root)
+            dependency_key = fingerprint(chart_dir, repo_root, deps.local_dirs)
+            with built_chart(
+                chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
+            ) as path:
                 try:
-                    metadata = chart.metadata
-                    archive: bytes | None = None
-                    if path != chart_dir:  # built into a scratch copy that is about to go
-                        with scratch_dir(prefix="lsp-render-chart-") as scratch:
-                            archive = Path(chart.save(str(scratch))).read_bytes()
-                        chart.close()
-                        chart = helm.Chart.load_archive(archive)
-                except BaseException:
-                    chart.close()
-                    raise
-            except helm.HelmError as exc:
-                raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
+                    with (
+                        helm.Chart.load(str(path)) as built,
+                        scratch_dir(prefix="lsp-render-chart-") as scratch,
+                    ):
+                        archive = Path(built.save(str(scratch))).read_bytes()
+                    chart = helm.Chart.load_archive(archive)
+                except helm.HelmError as exc:
+                    raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
+        try:
+            metadata = chart.metadata
+        except BaseException:
+            chart.close()
+            raise
         constraint = metadata.get("kubeVersion")
-        name = str(metadata.get("name") or deps.name)
-        loaded = _LoadedChart(archive, chart_dir, name, constraint)
+        name = str(metadata.get("name") or declared.name)
+        loaded = _LoadedChart(archive, chart_dir, name, constraint, dependency_key)
         _cache[key] = loaded
+        _cache.move_to_end(key)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return loaded, chart
+
+
+def _load_vendored(
+    helm: Any, chart_dir: Path, repo_root: Path, declared: ChartDependencies
+) -> Any | None:
+    """Load the chart from its directory, or return None if a dependency is missing there."""
+    try:
+        chart = helm.Chart.load(str(chart_dir))
+    except helm.HelmError as exc:
+        # Our own checks name a broken archive in charts/ or a missing dependency better.
+        error = missing_dependency_error(inspect_dependencies(chart_dir, repo_root))
+        if error is not None:
+            raise error from exc
+        raise RenderError(f"chart {declared.name}: {_one_line(exc)}") from exc
+    if not declared.declared:
+        return chart
+    try:
+        names = {str(dep.get("name")) for dep in chart.dependencies}
+        if inspect_dependencies(chart_dir, repo_root, vendored=names).missing:
+            chart.close()
+            return None
+    except BaseException:
+        chart.close()
+        raise
+    return chart
 
 
 _PROBE_TEMPLATE = b"{{ .Capabilities.KubeVersion.Version }}"
