@@ -13,7 +13,16 @@ from pathlib import Path
 
 from lsp_render.errors import InputError, RenderError
 
-__all__ = ["DEFAULT_TIMEOUT", "engine_message", "engine_timeout", "run_engine", "run_process"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "engine_message",
+    "engine_timeout",
+    "run_engine",
+    "run_process",
+    "start_engine",
+    "stop_engine",
+    "wait_engine",
+]
 
 DEFAULT_TIMEOUT = 45.0
 
@@ -74,19 +83,82 @@ def run_engine(
     try:
         proc = run_process(argv, cwd=cwd, stdin=stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
-        msg = f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s"
-        raise RenderError(msg) from None
+        raise _timeout_error(argv, what, timeout) from None
     except OSError as exc:
         msg = f"{what}: cannot run {argv[0]}: {exc.strerror}"
         raise RenderError(msg) from None
+    return _checked(proc, what)
+
+
+def _timeout_error(argv: Sequence[str], what: str, timeout: float) -> RenderError:
+    return RenderError(f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s")
+
+
+def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
     if proc.returncode != 0:
         if proc.returncode < 0:
             name = signal.Signals(-proc.returncode).name
-            msg = f"{what}: {Path(argv[0]).name} was killed by {name}"
+            msg = f"{what}: {Path(proc.args[0]).name} was killed by {name}"
         else:
             msg = f"{what}: {engine_message(proc.stderr) or f'exit status {proc.returncode}'}"
         raise RenderError(msg)
     return proc.stdout
+
+
+def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group (no stdin), for :func:`wait_engine` later.
+
+    Lets the engine start up while the caller prepares its input (the hybrid
+    starts ``kustomize build`` before Helm renders). The caller must end it
+    with :func:`wait_engine` or :func:`stop_engine`.
+
+    Raises
+    ------
+    RenderError
+        When the program cannot be started.
+    """
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        msg = f"{what}: cannot run {argv[0]}: {exc.strerror}"
+        raise RenderError(msg) from None
+
+
+def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> str:
+    """Wait for an engine of :func:`start_engine` and return its stdout, as :func:`run_engine`.
+
+    Raises
+    ------
+    RenderError
+        When the engine fails, is killed, or does not finish within ``timeout``.
+    """
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise _timeout_error(proc.args, what, timeout) from None  # type: ignore[arg-type]
+    except BaseException:
+        _kill_group(proc)
+        raise
+    completed = subprocess.CompletedProcess(
+        proc.args, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )
+    return _checked(completed, what)
+
+
+def stop_engine(proc: subprocess.Popen[bytes]) -> None:
+    """Kill an engine of :func:`start_engine` that is no longer needed, and reap it."""
+    if proc.returncode is None:
+        _kill_group(proc)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def run_process(

@@ -253,10 +253,11 @@ def _render_kind(
             environ=request.environ,
             repo_root=request.repo_root,
         )
-    helm_docs = _render_helm(request, the_plan, secret_texts)
-    return kustomize.build_hybrid(
-        helm_docs, kustomize_dir, request.repo_root, label=request.label, environ=request.environ
-    )
+    # Kustomize starts up while Helm renders (sources/kustomize.py: HybridBuild).
+    with kustomize.HybridBuild(
+        kustomize_dir, request.repo_root, label=request.label, environ=request.environ
+    ) as hybrid:
+        return hybrid.build(_render_helm(request, the_plan, secret_texts))
 
 
 def _render_helm(
