@@ -412,3 +412,31 @@ def test_init_prefetches_the_chart_into_the_cache(
     assert repo.downloads() == ["/stable/mychart-1.2.3.tgz"]
     assert _render(app, home).code == 0
     assert repo.downloads() == ["/stable/mychart-1.2.3.tgz"]
+
+
+def test_remote_chart_with_a_vendored_file_dependency(
+    repo: ChartRepo, tmp_path: Path, home: Path
+) -> None:
+    # A packaged chart keeps its Chart.yaml's file:// lines; its charts/ holds the dependency.
+    source = tmp_path / "src" / "umbrella"
+    (source / "templates").mkdir(parents=True)
+    (source / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 0.1.0\n"
+        "dependencies:\n  - name: common\n    version: 0.1.0\n"
+        "    repository: file://../common\n"
+    )
+    (source / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: umbrella\n"
+    )
+    common = source / "charts" / "common"
+    (common / "templates").mkdir(parents=True)
+    (common / "Chart.yaml").write_text("apiVersion: v2\nname: common\nversion: 0.1.0\n")
+    (common / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-common\n"
+    )
+    repo.add_packaged(source, "0.1.0")
+    app = _app(tmp_path, _helm(repo.url, name="umbrella", version="0.1.0"), values=None)
+    result = _render(app, home)
+    assert result.code == 0, result.stderr
+    names = sorted(o["metadata"]["name"] for o in result.objects())  # type: ignore[index]
+    assert names == ["from-common", "umbrella"]

@@ -294,10 +294,12 @@ def helm_inputs(
     section = config.helm if config is not None else None
     helm: HelmConfig | _HelmDefaults = section if section is not None else _HelmDefaults()
     where = f"{request.label}/{CONFIG_FILE}"
+    chart_root = request.repo_root
     if helm.repo is not None or helm.name is not None or helm.version is not None:
         from lsp_render.sources.helm.remote import fetch_remote_chart
 
         chart_dir = fetch_remote_chart(helm, where=where, environ=request.environ)
+        chart_root = chart_dir  # an unpacked archive: nothing of it may point outside it
     else:
         chart_dir = resolve_inside(
             request.repo_root, request.app_dir, helm.chart, what=f"{where}: helm.chart"
@@ -338,7 +340,7 @@ def helm_inputs(
         files = ()
     return HelmInputs(
         chart_dir=chart_dir,
-        repo_root=request.repo_root,
+        repo_root=chart_root,
         release_name=request.release_name
         or request.params.release_name
         or helm.release_name

@@ -47,11 +47,15 @@ class Dependency:
         As written (``file://../x``, ``https://...``, ``oci://...`` or ``""``).
     local_path
         For ``file://`` dependencies, the resolved directory (inside the repository).
+    problem
+        Why a ``file://`` source cannot be used (outside the repository, not a
+        chart); an error only if the dependency has to be built from it.
     """
 
     name: str
     repository: str
     local_path: Path | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,11 @@ def _resolve_local(chart_dir: Path, repo_root: Path, name: str, repository: str)
 
 
 def inspect_dependencies(
-    chart_dir: Path, repo_root: Path, *, vendored: Collection[str] | None = None
+    chart_dir: Path,
+    repo_root: Path,
+    *,
+    vendored: Collection[str] | None = None,
+    check: bool = True,
 ) -> ChartDependencies:
     """Read a chart's declared dependencies and find the ones ``charts/`` lacks.
 
@@ -179,6 +187,9 @@ def inspect_dependencies(
     vendored
         The names of the charts ``charts/`` holds, when the caller knows them
         already (Helm's loader lists them); read from ``charts/`` otherwise.
+    check
+        Raise for a missing ``file://`` dependency whose source is unusable
+        (False: only list the dependencies and their problems).
 
     Returns
     -------
@@ -188,23 +199,30 @@ def inspect_dependencies(
     Raises
     ------
     InputError
-        When ``Chart.yaml`` is malformed or a ``file://`` dependency leaves the
-        repository or is not a chart.
+        When ``Chart.yaml`` is malformed or a missing ``file://`` dependency
+        leaves the repository or is not a chart.
     """
     metadata = _chart_metadata(chart_dir)
     declared: list[Dependency] = []
     for entry in _declared(chart_dir, metadata):
         name = str(entry.get("name") or "")
         repository = str(entry.get("repository") or "")
-        local = (
-            _resolve_local(chart_dir, repo_root, name, repository)
-            if repository.startswith(_FILE_SCHEME)
-            else None
-        )
-        declared.append(Dependency(name, repository, local))
+        local, problem = None, None
+        if repository.startswith(_FILE_SCHEME):
+            try:
+                local = _resolve_local(chart_dir, repo_root, name, repository)
+            except InputError as exc:
+                problem = exc.message
+        declared.append(Dependency(name, repository, local, problem))
     if vendored is None:
         vendored = _vendored_names(chart_dir) if declared else set()
     missing = tuple(dep for dep in declared if dep.name not in vendored)
+    if check:
+        # A dependency charts/ already holds is never read from its source (a packaged
+        # remote chart keeps its file:// lines): only a missing one must be usable.
+        for dep in missing:
+            if dep.problem is not None:
+                raise InputError(dep.problem)
     return ChartDependencies(str(metadata.get("name") or chart_dir.name), tuple(declared), missing)
 
 

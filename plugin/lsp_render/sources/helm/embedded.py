@@ -156,7 +156,7 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
     the chart Helm loaded, not by opening each vendored archive once more.
     """
     helm = _helm()
-    declared = inspect_dependencies(chart_dir, repo_root, vendored=())
+    declared = inspect_dependencies(chart_dir, repo_root, vendored=(), check=False)
     key = (str(chart_dir), fingerprint(chart_dir, repo_root))
     with _cache_lock:
         cached = _cache.get(key)
