@@ -270,7 +270,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         signal.signal(signal.SIGTERM, _on_sigterm)
     argv = list(sys.argv[1:] if args is None else args)
     env = os.environ if environ is None else environ
-    verbose = bool(args and ("-v" in args or "--verbose" in args))
+    verbose = "-v" in argv or "--verbose" in argv
     meta: dict[str, Any] = {}
     try:
         plain = parse_plain_render(argv)
