@@ -343,3 +343,50 @@ def test_build_environment_matches_argo_cd() -> None:
     assert not any(name.startswith("KUBE_") for name in reduced)
     assert reduced["ARGOCD_ENV_ENV"] == "prod"
     assert AppSource(path=".").build_env()["ARGOCD_APP_PARAMETERS"] == "null"
+
+
+def test_hostile_application_cannot_redirect_vault_or_loosen_the_policy(
+    cmp: CmpServer, sidecar_vault: SidecarVault, tmp_path: Path
+) -> None:
+    """An Application's plugin env and parameters try to take over the sidecar's Vault.
+
+    They name another Vault (with a token it would accept), another auth method and role,
+    a permissive policy file and AVP's aliases; the render must still go to the sidecar's
+    own Vault under its own policy, and the other server must see no request at all.
+    """
+    attacker = VaultServer().start()
+    try:
+        attacker.add_kv_mount("secret", 2)
+        permissive = tmp_path / "permissive-policy.yaml"
+        permissive.write_text('projects:\n  "*":\n    paths: ["*"]\n')
+        hostile_env = {
+            "VAULT_ADDR": attacker.address,
+            "VAULT_TOKEN": "attacker-token",
+            "AVP_TYPE": "vault",
+            "AVP_AUTH_TYPE": "token",
+            "LSP_RENDER_VAULT_AUTH": "token",
+            "LSP_RENDER_VAULT_ROLE": "admin",
+            "LSP_RENDER_POLICY": str(permissive),
+            "AVP_K8S_ROLE": "admin",
+        }
+        hostile_parameters = [
+            {"name": "vault-addr", "string": attacker.address},
+            {"name": "helm-parameters", "map": {"VAULT_ADDR": attacker.address}},
+        ]
+        source = next(a.source for a in EXAMPLE_APPS if a.source.path == "examples/secrets")
+        hostile = dataclasses.replace(source, env=hostile_env, parameters=hostile_parameters)
+        result = cmp.generate(PROJECT, hostile)
+        assert result.returncode == 0, _explain(result)
+        assert any(value in result.stdout for value in sidecar_vault.values)
+        logins = sidecar_vault.server.requests("POST", "/v1/auth/kubernetes/login")
+        assert len(logins) == 1, "the sidecar's own auth method and role were used"
+
+        # The policy still binds: a project outside payments is refused, before any request.
+        sidecar_vault.server.reset_log()
+        refused = cmp.generate(PROJECT, dataclasses.replace(hostile, project="team-a"))
+        assert refused.returncode == 1, _explain(refused)
+        assert refused.stdout == ""
+        assert sidecar_vault.server.requests() == []
+        assert attacker.requests() == [], "no request may reach the Application's server"
+    finally:
+        attacker.stop()
