@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from lsp_render.errors import ExitCode, InputError, LspRenderError
+from lsp_render.errors import ExitCode, InputError, LspRenderError, innermost_frame
 
 __all__ = [
     "APP_META_KEY",
@@ -294,7 +294,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except BrokenPipeError:
         sys.exit(ExitCode.RENDER_FAILED)
     except Exception as exc:
-        where = _innermost(exc)
+        where = innermost_frame(exc)
         report_error(f"internal error ({type(exc).__name__} at {where}); please report it", None)
         sys.exit(ExitCode.RENDER_FAILED)
     sys.exit(ExitCode.OK)
@@ -305,12 +305,3 @@ def threading_main() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def _innermost(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return "?"
-    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"

@@ -7,6 +7,7 @@ contain a secret value. The CLI prefixes them with the application's name.
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 from typing import ClassVar
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PolicyError",
     "RenderError",
     "SecretError",
+    "innermost_frame",
 ]
 
 
@@ -77,3 +79,17 @@ class BackendUnavailableError(LspRenderError):
     """The secret backend could not be reached (after retries) or none is configured."""
 
     exit_code = ExitCode.BACKEND_UNAVAILABLE
+
+
+def innermost_frame(exc: BaseException) -> str:
+    """Name where an unexpected exception was raised (``file.py:LINE``), never its message.
+
+    An unexpected exception's text may quote data it was handed (a secret value
+    among them), so reports of internal errors show only this location.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsp_render.context import SecretOptions
-from lsp_render.errors import ExitCode, LspRenderError
+from lsp_render.errors import ExitCode, LspRenderError, innermost_frame
 from lsp_render.workflows.discovery import Pair
 
 __all__ = [
@@ -95,15 +95,6 @@ def _strip_label(message: str, labels: Sequence[str]) -> str:
     return message
 
 
-def _innermost(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return "?"
-    return f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
-
-
 def _write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +142,8 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         code, message = int(exc.exit_code), _strip_label(exc.message, labels)
     except Exception as exc:
         code = int(ExitCode.RENDER_FAILED)
-        message = f"internal error ({type(exc).__name__} at {_innermost(exc)}); please report it"
+        where = innermost_frame(exc)
+        message = f"internal error ({type(exc).__name__} at {where}); please report it"
     else:
         return PairResult(pair, 0, len(docs), time.perf_counter() - start)
     if job.output_dir is not None:
