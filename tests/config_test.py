@@ -50,6 +50,7 @@ plain:
   exclude: ["*.json"]
 secrets:
   resolveInValues: true
+allowEmpty: true
 """,
     )
     assert config is not None and config.helm is not None
@@ -64,6 +65,7 @@ secrets:
     assert config.kustomize is not None and config.kustomize.path == "."
     assert config.plain is not None and config.plain.recursive
     assert config.secrets.resolve_in_values is True
+    assert config.allow_empty is True
 
 
 def test_templates_see_the_context(tmp_path: Path) -> None:

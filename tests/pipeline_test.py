@@ -263,3 +263,14 @@ def test_rendered_objects_are_valid_yaml_streams() -> None:
     for app in ("helm", "hybrid", "kustomize", "plain"):
         result = run(["render", str(EXAMPLES / app)])
         assert all(isinstance(doc, dict) for doc in yaml.safe_load_all(result.stdout))
+
+
+def test_an_empty_render_fails_unless_the_app_allows_it(tmp_path: Path) -> None:
+    app = tmp_path / "namespace-only"
+    app.mkdir()
+    (tmp_path / ".git").mkdir()
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: namespace-only\nversion: 0.1.0\n")
+    assert_failure(run(["render", str(app)]), 1, "no Kubernetes objects", "allowEmpty")
+    (app / "lsp-render.yaml").write_text("allowEmpty: true\n")
+    allowed = run(["render", str(app)])
+    assert (allowed.code, allowed.stdout, allowed.stderr) == (0, "", "")

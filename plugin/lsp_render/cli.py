@@ -233,11 +233,7 @@ def run_render(
         verbose=verbose,
     )
     meta[APP_META_KEY] = request.label
-    docs = run_pipeline(request)
-    if not docs:
-        msg = "the render produced no Kubernetes objects (refusing an empty success)"
-        raise LspRenderError(msg)
-    write_stdout(join_stream(docs))
+    write_stdout(join_stream(run_pipeline(request)))
 
 
 def write_stdout(text: str) -> None:

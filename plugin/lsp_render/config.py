@@ -95,6 +95,10 @@ class AppConfig(_Model):
     kustomize: KustomizeConfig | None = None
     plain: PlainConfig | None = None
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    allow_empty: bool = Field(
+        False,
+        description="Accept a render without any object (else it fails: Argo CD would prune).",
+    )
 
 
 def load_app_config(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_MB",
+    "EMPTY_RENDER",
     "RenderPlan",
     "check_output_size",
     "max_output_bytes",
@@ -140,8 +141,17 @@ class _HelmDefaults:
     api_versions: list[str] | None = None
 
 
+EMPTY_RENDER = (
+    "the render produced no Kubernetes objects (refusing an empty success: Argo CD would "
+    "prune everything; set allowEmpty: true in lsp-render.yaml if that is intended)"
+)
+
+
 def render(request: RenderRequest) -> list[Document]:
     """Render one application into its final documents (secrets substituted).
+
+    An empty result is an error unless ``lsp-render.yaml`` says ``allowEmpty: true``
+    (a chart that only exists to own a namespace).
 
     Raises
     ------
@@ -158,6 +168,8 @@ def render(request: RenderRequest) -> list[Document]:
         # Helm or Kustomize may quote a value resolved from Vault (resolveInValues).
         raise _redacted(exc, secret_texts) from None
     docs = [doc for doc in docs if not is_blank(doc.text)]
+    if not docs and not (the_plan.config is not None and the_plan.config.allow_empty):
+        raise RenderError(EMPTY_RENDER)
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 

@@ -36,8 +36,6 @@ PER_APP_VARIABLES = (
     "ARGOCD_ENV_ENV",
 )
 
-EMPTY_RENDER = "the render produced no Kubernetes objects (refusing an empty success)"
-
 
 @dataclass(frozen=True, slots=True)
 class RenderJob:
@@ -133,8 +131,6 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         )
         labels.insert(0, request.label)
         docs = render(request)
-        if not docs:
-            raise LspRenderError(EMPTY_RENDER)
         data = join_stream(docs).encode("utf-8")
         if job.output_dir is not None:
             _write(pair.output_path(job.output_dir), data)
