@@ -33,6 +33,7 @@ from lsp_render.yamlfile import LoadedYaml, load_yaml_file
 
 __all__ = [
     "RepoConfig",
+    "RepoConfigModel",
     "escape_set_value",
     "find_repo_config",
     "format_set",
@@ -76,7 +77,9 @@ class _Override(_Model):
     helm: _Helm = Field(default_factory=_Helm)
 
 
-class _RepoModel(_Model):
+class RepoConfigModel(_Model):
+    """A whole ``lsp-render-repo.yaml`` (the validated file, before templating)."""
+
     applications: list[str] = Field(default_factory=list, description="Globs of application dirs.")
     environments: _Environments = Field(default_factory=_Environments)
     helm: _RepoHelm = Field(default_factory=_RepoHelm)
@@ -236,7 +239,7 @@ def _parse(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
         msg = f"{label}: must be a mapping"
         raise InputError(msg)
     try:
-        model = _RepoModel.model_validate(raw)
+        model = RepoConfigModel.model_validate(raw)
     except ValidationError as exc:
         raise InputError(_describe(exc, loaded)) from None
     return RepoConfig(
