@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from lsp_render.errors import InputError
+from lsp_render.mappings import deep_merge
 from lsp_render.paths import REPO_CONFIG_FILE, resolve_inside
 from lsp_render.setargs import ScalarValue, escape_set_value, format_set
 from lsp_render.templating import render_template
@@ -313,7 +314,7 @@ def load_envdata(
         if not isinstance(data, dict):
             msg = f"{label}: environment data must be a mapping"
             raise InputError(msg)
-        merged = _deep_merge(merged, data)
+        merged = deep_merge(merged, data)
     _remember(_DATA_CACHE, key, merged)
     return merged
 
@@ -323,18 +324,6 @@ def _rel_label(path: Path, repo_root: Path, fallback: str) -> str:
         return path.relative_to(repo_root).as_posix()
     except ValueError:
         return fallback
-
-
-def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``overlay`` into ``base`` recursively (mappings merge; anything else replaces)."""
-    out = dict(base)
-    for key, value in overlay.items():
-        current = out.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            out[key] = _deep_merge(current, value)
-        else:
-            out[key] = value
-    return out
 
 
 def _format(key: str, value: ScalarValue, context: Mapping[str, Any], where: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from lsp_render.errors import InputError, RenderError
+from lsp_render.mappings import deep_merge
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
 from lsp_render.yamlfile import check_alias_expansion
 
@@ -137,14 +138,7 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
     dict
         A new mapping.
     """
-    out = dict(base)
-    for key, value in override.items():
-        current = out.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            out[key] = merge_values(current, value)
-        else:
-            out[key] = value
-    return out
+    return deep_merge(base, override)
 
 
 def apply_set_values(
