@@ -19,6 +19,7 @@ __all__ = [
     "load_yaml_file",
     "outline_stream",
     "yaml_error_line",
+    "yaml_error_position",
 ]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -98,10 +99,16 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return out
 
 
+def yaml_error_position(exc: yaml.YAMLError) -> tuple[int, int] | None:
+    """Return the 1-based (line, column) a PyYAML error points at, if it says."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return None if mark is None else (int(mark.line) + 1, int(mark.column) + 1)
+
+
 def yaml_error_line(exc: yaml.YAMLError) -> int | None:
     """Return the 1-based line a PyYAML error points at, if it says."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    return None if mark is None else int(mark.line) + 1
+    position = yaml_error_position(exc)
+    return None if position is None else position[0]
 
 
 def load_yaml_file(path: Path, *, label: str) -> LoadedYaml:

@@ -37,6 +37,7 @@ from lsp_render.secrets.placeholders import (
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
 from lsp_render.secrets.yamltext import replacement_text
+from lsp_render.yamlfile import yaml_error_position
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -110,8 +111,8 @@ def _compose(doc: Document) -> yaml.Node | None:
     try:
         return yaml.compose(doc.text, Loader=loader)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        position = yaml_error_position(err)
+        where = f" at line {position[0]} column {position[1]}" if position is not None else ""
         problem = getattr(err, "problem", None) or "malformed YAML"
         raise InputError(f"{doc.source}: invalid YAML document{where}: {problem}") from None
 

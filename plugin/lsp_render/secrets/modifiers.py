@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lsp_render.secrets.jsonpath import JSONPath, JSONPathError
+from lsp_render.yamlfile import yaml_error_position
 
 __all__ = ["MODIFIERS", "Modifier", "ModifierError", "apply_modifiers", "parse_modifier"]
 
@@ -196,8 +197,8 @@ def _yaml_loads(text: str) -> Any:
     try:
         data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        position = yaml_error_position(err)
+        where = f" at line {position[0]} column {position[1]}" if position is not None else ""
         raise ModifierError(f"yamlParse: value is not valid YAML{where}") from None
     return _jsonable(data)
 

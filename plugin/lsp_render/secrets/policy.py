@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lsp_render.context import RenderRequest
 from lsp_render.errors import InputError, PolicyError
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
 
@@ -134,8 +135,8 @@ def load_policy(path: Path) -> Policy:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
         msg = f"policy file {path}{where}: not valid YAML"
         raise InputError(msg) from None
     try:

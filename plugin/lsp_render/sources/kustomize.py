@@ -28,6 +28,7 @@ from lsp_render.errors import InputError, LspRenderError, RenderError
 from lsp_render.manifests import Document, join_stream, split_stream
 from lsp_render.paths import inside
 from lsp_render.scratch import mirror, scratch_dir
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = [
     "HELM_OUTPUT_FILE",
@@ -316,8 +317,8 @@ def _add_resource(directory: Path, resource: str, *, label: str) -> None:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
         msg = f"{label}/{path.name}{where}: invalid YAML"
         raise InputError(msg) from None
     if not isinstance(data, dict):

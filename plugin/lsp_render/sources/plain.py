@@ -13,7 +13,7 @@ import yaml
 from lsp_render.errors import InputError
 from lsp_render.manifests import Document, split_stream
 from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
-from lsp_render.yamlfile import AliasBombError, outline_stream
+from lsp_render.yamlfile import AliasBombError, outline_stream, yaml_error_line
 
 if TYPE_CHECKING:
     from lsp_render.config import PlainConfig
@@ -99,8 +99,8 @@ def _check_yaml(text: str, rel: str) -> None:
     try:
         outlines = outline_stream(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         msg = f"{rel}{where}: {problem}"
         raise InputError(msg) from None
@@ -156,8 +156,8 @@ def _expand_list(doc: Document) -> list[Document]:
     try:
         data = yaml.load(doc.text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f":{line}" if line is not None else ""
         msg = f"{doc.source}{where}: invalid YAML in a List"
         raise InputError(msg) from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):

@@ -16,6 +16,7 @@ import yaml
 
 from lsp_render.errors import RenderError
 from lsp_render.manifests import Document
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = ["ResourceKey", "dump_resource", "parse_document", "resource_key", "unique_keys"]
 
@@ -64,8 +65,8 @@ def parse_document(doc: Document) -> Any:
     try:
         return yaml.load(doc.text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f" line {line}" if line is not None else ""
         msg = f"{doc.source}:{where}: rendered document is not valid YAML"
         raise RenderError(msg) from None
 

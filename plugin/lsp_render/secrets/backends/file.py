@@ -27,6 +27,7 @@ from typing import Any
 
 from lsp_render.errors import InputError
 from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = ["FileBackend", "normalise_path"]
 
@@ -99,8 +100,8 @@ class FileBackend:
         try:
             data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
+            line = yaml_error_line(err)
+            where = f" at line {line}" if line is not None else ""
             raise InputError(f"{path}: the secrets file is not valid YAML{where}") from None
         if data is None:
             data = {}

@@ -22,6 +22,7 @@ import yaml
 from lsp_render.errors import InputError, RenderError
 from lsp_render.scratch import mirror, scratch_dir
 from lsp_render.sources.helm.values import load_yaml_first_document
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = [
     "ChartDependencies",
@@ -90,8 +91,8 @@ def _read_yaml(path: Path, label: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{label}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        line = yaml_error_line(exc)
+        where = f" at line {line}" if line is not None else ""
         raise InputError(f"{label}: invalid YAML{where}") from exc
 
 

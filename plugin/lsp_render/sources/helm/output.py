@@ -22,6 +22,7 @@ import yaml
 from lsp_render.errors import RenderError
 from lsp_render.manifests import Document, split_stream
 from lsp_render.sources.helm.values import load_yaml_first_document
+from lsp_render.yamlfile import yaml_error_line
 
 __all__ = [
     "INSTALL_ORDER",
@@ -142,9 +143,9 @@ def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
     try:
         data = load_yaml_first_document(content)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        line = yaml_error_line(exc)
         problem = getattr(exc, "problem", None) or str(exc)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
+        where = f"line {line}: " if line is not None else ""
         raise RenderError(f"YAML parse error on {path}: {where}{problem}") from exc
     if data is None:
         return "", None

@@ -19,7 +19,7 @@ import yaml
 from lsp_render.errors import InputError, RenderError
 from lsp_render.mappings import deep_merge
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
-from lsp_render.yamlfile import check_alias_expansion
+from lsp_render.yamlfile import check_alias_expansion, yaml_error_line
 
 __all__ = [
     "HelmYamlLoader",
@@ -66,10 +66,10 @@ def load_yaml_first_document(text: str) -> Any:
 
 
 def _yaml_location(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
+    line = yaml_error_line(exc)
     problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        return f"line {mark.line + 1}: {problem}"
+    if line is not None:
+        return f"line {line}: {problem}"
     return " ".join(str(problem).split())
 
 
