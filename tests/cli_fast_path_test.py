@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lsp_render.cli import parse_plain_render
 from lsp_render.cli_commands import cli, render
-from tests.cli_helpers import EXAMPLES, base_env
-
-_PROBE = """
-import io, json, sys
-from lsp_render.cli import main
-sys.stdout = io.TextIOWrapper(io.BytesIO())
-try:
-    main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-sys.stderr.write("\\n" + json.dumps({"code": code, "click": "click" in sys.modules}) + "\\n")
-"""
+from tests.cli_helpers import EXAMPLES, modules_after
 
 
 def _click_params(args: list[str]) -> dict[str, object]:
@@ -114,18 +101,8 @@ def test_unreadable_app_dir_is_left_to_click(tmp_path: Path) -> None:
 
 
 def _run(args: list[str], home: Path) -> dict[str, object]:
-    import json
-
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        env=base_env(home),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    report: dict[str, object] = json.loads(proc.stderr.strip().splitlines()[-1])
-    return report
+    code, modules = modules_after(args, home)
+    return {"code": code, "click": "click" in modules}
 
 
 def test_a_plain_render_does_not_import_click(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,29 @@ def assert_failure(result: Result, code: int, *needles: str) -> None:
     assert len(lines) == 1, result.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+_MODULES_PROBE = """
+import io, json, sys
+from lsp_render.cli import main
+sys.stdout = io.TextIOWrapper(io.BytesIO())
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+
+def modules_after(args: Sequence[str], home: Path) -> tuple[object, set[str]]:
+    """Run ``lsp-render ARGS`` in a fresh interpreter; return its exit code and ``sys.modules``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MODULES_PROBE, *args],
+        env=base_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"])

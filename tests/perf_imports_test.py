@@ -6,42 +6,22 @@ Each render runs in a fresh interpreter that reports ``sys.modules`` afterwards.
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from lsp_render import pipeline
 from lsp_render.config import HelmConfig
-from tests.cli_helpers import EXAMPLES, base_env
-
-_PROBE = """
-import io, json, sys
-from lsp_render.cli import main
-sys.stdout = io.TextIOWrapper(io.BytesIO())
-try:
-    main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code
-sys.stderr.write("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
-"""
+from tests.cli_helpers import EXAMPLES, base_env, modules_after
 
 NETWORK_AND_ENGINES = {"hvac", "requests", "urllib3", "helm_python"}
 CONFIG_LIBRARIES = {"pydantic", "jinja2", "ruamel", "ruamel.yaml"}
 
 
 def _modules_after(args: list[str], home: Path) -> set[str]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        env=base_env(home),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    report = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert report["code"] in (0, None), proc.stderr
-    return set(report["modules"])
+    code, modules = modules_after(args, home)
+    assert code in (0, None), code
+    return modules
 
 
 def test_plain_render_imports_no_engine_network_or_config_library(tmp_path: Path) -> None:
