@@ -27,8 +27,8 @@ def main() -> int:
         import lsp_render.secrets
         import lsp_render.secrets.backends.file
         import lsp_render.secrets.document
-        from lsp_render.context import AppInfo, RenderRequest, SecretOptions
-        from lsp_render.manifests import join_stream, split_stream
+        from lsp_render.core.context import AppInfo, RenderRequest, SecretOptions
+        from lsp_render.core.manifests import join_stream, split_stream
 
         request = RenderRequest(
             app_dir=stream.parent,

@@ -12,7 +12,7 @@ from lsp_render.argocd_env import (
     release_name_from_app,
     repo_root_from_source_path,
 )
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 
 
 def test_parameters_null_absent_and_full() -> None:

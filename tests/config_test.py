@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from lsp_render.config import AppConfig, load_app_config
+from lsp_render.core.errors import InputError
 from lsp_render.detect import AppKind, detect_kind
-from lsp_render.errors import InputError
 
 CONTEXT: dict[str, Any] = {
     "app": {"name": "web", "namespace": "shop", "project": "team-a", "revision": "abc"},

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm import engine_name, render_chart
 from tests.helm_fixtures import REPO, inputs, snapshot, write_fake_helm
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm import render_chart
 from lsp_render.sources.helm.capabilities import normalize_kube_version
 from tests.helm_fixtures import embedded_only, inputs, objects

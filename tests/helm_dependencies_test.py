@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm import build_dependencies, render_chart
 from lsp_render.sources.helm.embedded import _load
 from tests.helm_fixtures import REPO, embedded_only, inputs, objects, snapshot

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lsp_render.manifests import Document
+from lsp_render.core.manifests import Document
 from lsp_render.sources.helm import HelmInputs
 from lsp_render.sources.helm.embedded import clear_cache
 

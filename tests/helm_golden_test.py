@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lsp_render.manifests import join_stream
+from lsp_render.core.manifests import join_stream
 from lsp_render.sources.helm import HelmInputs, render_chart
 from tests.helm_fixtures import REPO, embedded_only, inputs
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_render.errors import RenderError
-from lsp_render.manifests import join_stream
+from lsp_render.core.errors import RenderError
+from lsp_render.core.manifests import join_stream
 from lsp_render.sources.helm import render_chart
 from lsp_render.sources.helm.output import assemble_stream, split_manifests, stream_documents
 from tests.helm_fixtures import embedded_only, inputs, objects

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lsp_render.config import HelmConfig
-from lsp_render.errors import RenderError
+from lsp_render.core.errors import RenderError
 from lsp_render.sources.helm.remote import RemoteChart, extract_chart, fetch_remote_chart
 from tests.chartrepo import CHARTS, ChartRepo, archive_with, chart_repo
 from tests.cli_helpers import Result, assert_failure, base_env, run

@@ -8,7 +8,7 @@ from typing import Any
 import helm_python
 import pytest
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 from lsp_render.sources.helm import render_chart
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
 from tests.helm_fixtures import embedded_only, inputs, objects

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 from lsp_render.sources.helm import load_values_file, merge_values, render_chart
 from tests.helm_fixtures import embedded_only, inputs, objects
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lsp_render.manifests import Document, is_blank, join_stream, split_stream
+from lsp_render.core.manifests import Document, is_blank, join_stream, split_stream
 
 
 def test_split_keeps_each_document_byte_for_byte() -> None:

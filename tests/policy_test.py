@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.context import AppInfo, RenderRequest
-from lsp_render.errors import InputError, PolicyError
+from lsp_render.core.context import AppInfo, RenderRequest
+from lsp_render.core.errors import InputError, PolicyError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.policy import enforce, path_forms
 from tests.vault_fixtures import Seeded, backend, k8s_env, vault

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.context import SecretOptions
-from lsp_render.errors import InputError
+from lsp_render.core.context import SecretOptions
+from lsp_render.core.errors import InputError
 from lsp_render.workflows.discovery import Pair, discover_pairs
 from lsp_render.workflows.progress import LineProgress, format_summary
 from lsp_render.workflows.render_all import plan_tasks, render_all

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 from lsp_render.pipeline import helm_inputs, plan, template_context
 from lsp_render.repoconfig import (
     find_repo_config,

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from lsp_render.context import AppInfo, RenderRequest, SecretOptions
-from lsp_render.errors import InputError
-from lsp_render.manifests import Document, join_stream, split_stream
+from lsp_render.core.context import AppInfo, RenderRequest, SecretOptions
+from lsp_render.core.errors import InputError
+from lsp_render.core.manifests import Document, join_stream, split_stream
 from lsp_render.secrets import substitute_documents
 
 DATA = Path(__file__).parent / "data" / "secrets"

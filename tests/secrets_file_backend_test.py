@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 from lsp_render.secrets.backend import SecretRef
 from lsp_render.secrets.backends.file import FileBackend, normalise_path
 

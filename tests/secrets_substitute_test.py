@@ -18,8 +18,8 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
-from lsp_render.context import AppInfo, RenderRequest, SecretOptions
-from lsp_render.errors import (
+from lsp_render.core.context import AppInfo, RenderRequest, SecretOptions
+from lsp_render.core.errors import (
     BackendUnavailableError,
     ExitCode,
     InputError,
@@ -27,7 +27,7 @@ from lsp_render.errors import (
     PolicyError,
     SecretError,
 )
-from lsp_render.manifests import Document, join_stream, split_stream
+from lsp_render.core.manifests import Document, join_stream, split_stream
 from lsp_render.secrets import resolve_values, substitute_documents
 from lsp_render.secrets.backend import SecretRef, SecretResult
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.errors import BackendUnavailableError, SecretError
+from lsp_render.core.errors import BackendUnavailableError, SecretError
 from lsp_render.secrets.token_cache import TokenCache
 from tests.vault_fixtures import (
     GITHUB_TOKEN,

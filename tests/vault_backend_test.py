@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_render.errors import BackendUnavailableError, InputError
+from lsp_render.core.errors import BackendUnavailableError, InputError
 from lsp_render.secrets.backends.vault import VaultBackend
 from lsp_render.secrets.backends.vault_config import VaultConfig
 from tests.vault_fixtures import Seeded, backend, ref, vault, vault_env

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.errors import BackendUnavailableError, LspRenderError
+from lsp_render.core.errors import BackendUnavailableError, LspRenderError
 from tests.vault_fixtures import (
     PASSWORD,
     SECRET_ID,

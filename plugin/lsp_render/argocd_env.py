@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lsp_render.context import AppInfo, PluginParams
-from lsp_render.errors import InputError
+from lsp_render.core.context import AppInfo, PluginParams
+from lsp_render.core.errors import InputError
 
 __all__ = [
     "app_info",

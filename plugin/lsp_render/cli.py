@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from lsp_render.errors import ExitCode, InputError, LspRenderError, innermost_frame
+from lsp_render.core.errors import ExitCode, InputError, LspRenderError, innermost_frame
 
 __all__ = [
     "APP_META_KEY",
@@ -202,8 +202,8 @@ def run_render(
     LspRenderError
         Any failure; nothing has been printed.
     """
-    from lsp_render.context import SecretOptions
-    from lsp_render.manifests import join_stream
+    from lsp_render.core.context import SecretOptions
+    from lsp_render.core.manifests import join_stream
     from lsp_render.pipeline import render as run_pipeline
     from lsp_render.request_builder import build_request
 

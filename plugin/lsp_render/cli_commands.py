@@ -18,7 +18,7 @@ import click
 
 from lsp_render import __version__
 from lsp_render.cli import APP_META_KEY, report_error, run_render, write_stdout
-from lsp_render.errors import ExitCode, LspRenderError
+from lsp_render.core.errors import ExitCode, LspRenderError
 
 __all__ = ["cli", "invoke"]
 

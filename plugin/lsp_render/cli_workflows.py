@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from lsp_render.context import SecretOptions
-from lsp_render.errors import ExitCode, InputError
+from lsp_render.core.context import SecretOptions
+from lsp_render.core.errors import ExitCode, InputError
 
 __all__ = ["diff", "render_all"]
 

@@ -6,8 +6,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lsp_render.errors import InputError
-from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE
+from lsp_render.core.errors import InputError
+from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE
 
 if TYPE_CHECKING:
     from lsp_render.config import AppConfig

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lsp_render.core.errors import InputError, LspRenderError, RenderError
+from lsp_render.core.manifests import Document, is_blank
+from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 from lsp_render.detect import AppKind, detect_kind
-from lsp_render.errors import InputError, LspRenderError, RenderError
-from lsp_render.manifests import Document, is_blank
-from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 
 if TYPE_CHECKING:
     from lsp_render.config import AppConfig, HelmConfig
-    from lsp_render.context import RenderRequest
+    from lsp_render.core.context import RenderRequest
     from lsp_render.repoconfig import RepoConfig
     from lsp_render.sources.helm import HelmInputs
 

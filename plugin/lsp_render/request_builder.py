@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lsp_render.argocd_env import app_info, env_name, kube_api_versions, plugin_params
-from lsp_render.context import RenderRequest, SecretOptions
-from lsp_render.errors import InputError
-from lsp_render.paths import find_repo_root
+from lsp_render.core.context import RenderRequest, SecretOptions
+from lsp_render.core.errors import InputError
+from lsp_render.core.paths import find_repo_root
 
 __all__ = ["build_request"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 
 if TYPE_CHECKING:
     from jinja2 import Template

@@ -24,11 +24,11 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.errors import BackendUnavailableError, InputError, PolicyError
+from lsp_render.core.errors import BackendUnavailableError, InputError, PolicyError
 
 if TYPE_CHECKING:
-    from lsp_render.context import RenderRequest
-    from lsp_render.manifests import Document
+    from lsp_render.core.context import RenderRequest
+    from lsp_render.core.manifests import Document
     from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
 
 __all__ = ["BackendFactory", "open_backend", "resolve_values", "substitute_documents"]

@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import InputError
-from lsp_render.manifests import Document
+from lsp_render.core.errors import InputError
+from lsp_render.core.manifests import Document
+from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
     PlaceholderSyntaxError,
@@ -37,7 +38,6 @@ from lsp_render.secrets.placeholders import (
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
 from lsp_render.secrets.yamltext import replacement_text
-from lsp_render.yamlfile import yaml_error_position
 
 __all__ = [
     "ANNOTATION_PREFIX",

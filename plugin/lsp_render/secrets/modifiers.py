@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.jsonpath import JSONPath, JSONPathError
-from lsp_render.yamlfile import yaml_error_position
 
 __all__ = ["MODIFIERS", "Modifier", "ModifierError", "apply_modifiers", "parse_modifier"]
 

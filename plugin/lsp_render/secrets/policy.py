@@ -52,9 +52,9 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lsp_render.context import RenderRequest
-from lsp_render.errors import InputError, PolicyError
-from lsp_render.yamlfile import yaml_error_line
+from lsp_render.core.context import RenderRequest
+from lsp_render.core.errors import InputError, PolicyError
+from lsp_render.core.yamlfile import yaml_error_line
 
 __all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lsp_render.errors import SecretError
+from lsp_render.core.errors import SecretError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.jsonpath import format_value, go_json
 from lsp_render.secrets.modifiers import ModifierError, apply_modifiers

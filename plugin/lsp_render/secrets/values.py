@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
     PlaceholderSyntaxError,

@@ -15,8 +15,7 @@ from typing import Any
 
 import yaml
 
-from lsp_render.detect import kustomization_file
-from lsp_render.engines import (
+from lsp_render.core.engines import (
     DEFAULT_TIMEOUT,
     engine_timeout,
     run_engine,
@@ -24,11 +23,12 @@ from lsp_render.engines import (
     stop_engine,
     wait_engine,
 )
-from lsp_render.errors import InputError, LspRenderError, RenderError
-from lsp_render.manifests import Document, join_stream, split_stream
-from lsp_render.paths import inside
-from lsp_render.scratch import mirror, scratch_dir
-from lsp_render.yamlfile import yaml_error_line
+from lsp_render.core.errors import InputError, LspRenderError, RenderError
+from lsp_render.core.manifests import Document, join_stream, split_stream
+from lsp_render.core.paths import inside
+from lsp_render.core.scratch import mirror, scratch_dir
+from lsp_render.core.yamlfile import yaml_error_line
+from lsp_render.detect import kustomization_file
 
 __all__ = [
     "HELM_OUTPUT_FILE",

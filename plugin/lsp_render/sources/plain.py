@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lsp_render.errors import InputError
-from lsp_render.manifests import Document, split_stream
-from lsp_render.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
-from lsp_render.yamlfile import AliasBombError, outline_stream, yaml_error_line
+from lsp_render.core.errors import InputError
+from lsp_render.core.manifests import Document, split_stream
+from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
+from lsp_render.core.yamlfile import AliasBombError, outline_stream, yaml_error_line
 
 if TYPE_CHECKING:
     from lsp_render.config import PlainConfig

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lsp_render.context import SecretOptions
-from lsp_render.errors import ExitCode, InputError, LspRenderError
-from lsp_render.manifests import Document
+from lsp_render.core.context import SecretOptions
+from lsp_render.core.errors import ExitCode, InputError, LspRenderError
+from lsp_render.core.manifests import Document
 from lsp_render.workflows.masking import (
     HIDDEN,
     ValuePath,
@@ -357,7 +357,7 @@ def _diff_revision(
     revision: str,
     context: int,
 ) -> DiffResult:
-    from lsp_render.paths import find_repo_root
+    from lsp_render.core.paths import find_repo_root
     from lsp_render.workflows.revision import checkout_revision, git_toplevel
 
     top = git_toplevel(app_dir, environ)

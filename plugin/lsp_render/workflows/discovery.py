@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsp_render.config import CONFIG_FILE
-from lsp_render.errors import InputError
-from lsp_render.paths import find_repo_root
+from lsp_render.core.errors import InputError
+from lsp_render.core.paths import find_repo_root
 from lsp_render.repoconfig import RepoConfig, find_repo_config
 
 __all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]

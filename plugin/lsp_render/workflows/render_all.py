@@ -26,8 +26,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import TextIO
 
-from lsp_render.context import SecretOptions
-from lsp_render.errors import ExitCode
+from lsp_render.core.context import SecretOptions
+from lsp_render.core.errors import ExitCode
 from lsp_render.workflows.discovery import Pair, discover_pairs
 from lsp_render.workflows.progress import make_progress
 from lsp_render.workflows.worker import (

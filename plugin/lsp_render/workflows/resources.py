@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import RenderError
-from lsp_render.manifests import Document
-from lsp_render.yamlfile import yaml_error_line
+from lsp_render.core.errors import RenderError
+from lsp_render.core.manifests import Document
+from lsp_render.core.yamlfile import yaml_error_line
 
 __all__ = ["ResourceKey", "dump_resource", "parse_document", "resource_key", "unique_keys"]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from lsp_render.errors import InputError, RenderError
-from lsp_render.scratch import scratch_dir
+from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.scratch import scratch_dir
 
 __all__ = ["checkout_revision", "git_toplevel"]
 

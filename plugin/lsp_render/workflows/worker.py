@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_render.context import SecretOptions
-from lsp_render.errors import ExitCode, LspRenderError, innermost_frame
+from lsp_render.core.context import SecretOptions
+from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
 from lsp_render.workflows.discovery import Pair
 
 __all__ = [
@@ -119,7 +119,7 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
     PairResult
         The outcome; failures are reported in it, never raised.
     """
-    from lsp_render.manifests import join_stream
+    from lsp_render.core.manifests import join_stream
     from lsp_render.pipeline import render
     from lsp_render.request_builder import build_request
 

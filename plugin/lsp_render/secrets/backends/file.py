@@ -25,9 +25,9 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
+from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.secrets.backend import SecretRef, SecretResult
-from lsp_render.yamlfile import yaml_error_line
 
 __all__ = ["FileBackend", "normalise_path"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from lsp_render.errors import BackendUnavailableError, SecretError
+from lsp_render.core.errors import BackendUnavailableError, SecretError
 from lsp_render.secrets.backends.vault_client import Retrier, status_of
 from lsp_render.secrets.backends.vault_config import VaultConfig
 

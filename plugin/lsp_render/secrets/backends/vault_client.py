@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import hvac.exceptions
 import requests
 
-from lsp_render.errors import BackendUnavailableError
+from lsp_render.core.errors import BackendUnavailableError
 
 __all__ = ["Budget", "BudgetSession", "Retrier", "status_of"]
 

@@ -68,7 +68,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 
 __all__ = [
     "AUTH_METHODS",

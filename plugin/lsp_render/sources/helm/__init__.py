@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lsp_render.errors import RenderError
-from lsp_render.manifests import Document
+from lsp_render.core.errors import RenderError
+from lsp_render.core.manifests import Document
 from lsp_render.sources.helm import binary, embedded
 from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
 from lsp_render.sources.helm.output import stream_documents

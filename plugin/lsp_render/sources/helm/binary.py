@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.engines import run_process
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.engines import run_process
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm.capabilities import normalize_kube_version
 from lsp_render.sources.helm.dependencies import built_chart, fingerprint, inspect_dependencies
 from lsp_render.sources.helm.values import load_values_file, values_to_json
@@ -115,7 +115,7 @@ def _error_line(stderr: str) -> str:
 def _run(argv: Sequence[str], *, chart: str, what: str, stdin: str | None = None) -> str:
     timeout = engine_timeout()
     try:
-        # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.engines).
+        # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.core.engines).
         result = run_process(argv, stdin=stdin, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"chart {chart}: {what} timed out after {timeout:g} s") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.errors import InputError, RenderError
 
 __all__ = ["check_kube_version_constraint", "normalize_kube_version"]
 

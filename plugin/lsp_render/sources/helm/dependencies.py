@@ -4,7 +4,7 @@ Helm's CLI refuses to render a chart whose ``Chart.yaml`` declares a
 dependency that ``charts/`` does not hold (``CheckDependencies``); the embedded
 engine would silently render without it, so lsp-render checks first. Local
 (``file://``) dependencies are built offline into a scratch copy of the chart
-(:func:`lsp_render.scratch.mirror`); anything else must be vendored.
+(:func:`lsp_render.core.scratch.mirror`); anything else must be vendored.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import InputError, RenderError
-from lsp_render.scratch import mirror, scratch_dir
+from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.scratch import mirror, scratch_dir
+from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.sources.helm.values import load_yaml_first_document
-from lsp_render.yamlfile import yaml_error_line
 
 __all__ = [
     "ChartDependencies",

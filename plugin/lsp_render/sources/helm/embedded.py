@@ -30,8 +30,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.errors import InputError, RenderError
-from lsp_render.scratch import scratch_dir
+from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.scratch import scratch_dir
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
     normalize_kube_version,

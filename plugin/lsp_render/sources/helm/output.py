@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import RenderError
-from lsp_render.manifests import Document, split_stream
+from lsp_render.core.errors import RenderError
+from lsp_render.core.manifests import Document, split_stream
+from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.sources.helm.values import load_yaml_first_document
-from lsp_render.yamlfile import yaml_error_line
 
 __all__ = [
     "INSTALL_ORDER",

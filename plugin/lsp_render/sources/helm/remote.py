@@ -46,8 +46,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lsp_render.engines import engine_timeout, run_engine
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.engines import engine_timeout, run_engine
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm import binary
 
 __all__ = [

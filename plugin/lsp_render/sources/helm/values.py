@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import InputError, RenderError
-from lsp_render.mappings import deep_merge
+from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.mappings import deep_merge
+from lsp_render.core.yamlfile import check_alias_expansion, yaml_error_line
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
-from lsp_render.yamlfile import check_alias_expansion, yaml_error_line
 
 __all__ = [
     "HelmYamlLoader",

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 
 __all__ = [
     "MAX_ALIAS_NODES",

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lsp_render.errors import InputError, RenderError
+from lsp_render.core.errors import InputError, RenderError
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lsp_render.argocd_env import repo_root_from_source_path
-from lsp_render.errors import InputError
+from lsp_render.core.errors import InputError
 
 __all__ = ["CONFIG_FILE", "REPO_CONFIG_FILE", "find_repo_root", "inside", "resolve_inside"]
 

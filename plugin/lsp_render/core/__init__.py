@@ -1,0 +1,4 @@
+"""The kernel every room uses.
+
+Errors, the YAML stream, YAML files, paths, scratch space and engine processes.
+"""
