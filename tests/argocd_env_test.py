@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.argocd_env import (
+from lsp_render.argocd.env import (
     app_info,
     env_name,
     kube_api_versions,

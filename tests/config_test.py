@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from lsp_render.config import AppConfig, load_app_config
+from lsp_render.config.app import AppConfig, load_app_config
 from lsp_render.core.errors import InputError
 from lsp_render.detect import AppKind, detect_kind
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.config import HelmConfig
+from lsp_render.config.app import HelmConfig
 from lsp_render.core.errors import RenderError
 from lsp_render.sources.helm.remote import RemoteChart, extract_chart, fetch_remote_chart
 from tests.chartrepo import CHARTS, ChartRepo, archive_with, chart_repo

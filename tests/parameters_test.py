@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lsp_render.parameters import announcements
+from lsp_render.argocd.parameters import announcements
 
 # What Argo CD gives the parameters command: no namespace, project, revision or KUBE_*.
 REDUCED = {

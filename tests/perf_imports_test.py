@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from lsp_render import pipeline
-from lsp_render.config import HelmConfig
+from lsp_render.config.app import HelmConfig
 from tests.cli_helpers import EXAMPLES, base_env, modules_after
 
 NETWORK_AND_ENGINES = {"hvac", "requests", "urllib3", "helm_python"}

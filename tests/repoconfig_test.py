@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.core.errors import InputError
-from lsp_render.pipeline import helm_inputs, plan, template_context
-from lsp_render.repoconfig import (
+from lsp_render.argocd.request import build_request
+from lsp_render.config.repo import (
     find_repo_config,
     format_set,
     glob_matches,
     helm_set_args,
     load_envdata,
 )
-from lsp_render.request_builder import build_request
+from lsp_render.core.errors import InputError
+from lsp_render.pipeline import helm_inputs, plan, template_context
 from tests.workflow_fixtures import repo
 
 __all__ = ["repo"]

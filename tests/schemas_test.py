@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from lsp_render.schemas import SCHEMA_FILES, schemas
+from lsp_render.config.schemas import SCHEMA_FILES, schemas
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 
@@ -17,7 +17,7 @@ def test_committed_schemas_are_generated_from_the_models() -> None:
     assert set(generated) == set(SCHEMA_FILES)
     for name, schema in generated.items():
         committed = json.loads((DOCS / name).read_text())
-        assert committed == schema, f"regenerate with python -m lsp_render.schemas ({name})"
+        assert committed == schema, f"regenerate with python -m lsp_render.config.schemas ({name})"
 
 
 def test_schema_names_every_documented_key() -> None:

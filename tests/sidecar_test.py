@@ -312,7 +312,7 @@ def test_helm_values_carry_plugin_yaml_spec() -> None:
 
 
 def test_docs_application_uses_the_plugin_and_announced_parameters(tmp_path: Path) -> None:
-    from lsp_render.parameters import announcements
+    from lsp_render.argocd.parameters import announcements
 
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
     announced = {item["name"] for item in announcements(tmp_path, {})}

@@ -202,10 +202,10 @@ def run_render(
     LspRenderError
         Any failure; nothing has been printed.
     """
+    from lsp_render.argocd.request import build_request
     from lsp_render.core.context import SecretOptions
     from lsp_render.core.manifests import join_stream
     from lsp_render.pipeline import render as run_pipeline
-    from lsp_render.request_builder import build_request
 
     if no_secrets and (secrets_file is not None or mask_secrets):
         msg = "--no-secrets cannot be combined with --secrets-file or --mask-secrets"

@@ -139,7 +139,7 @@ def parameters(ctx: click.Context, *, app_dir: Path) -> None:
     """Print the Argo CD parameter announcements of APP_DIR as a JSON array."""
     import json
 
-    from lsp_render.parameters import announcements
+    from lsp_render.argocd.parameters import announcements
 
     write_stdout(json.dumps(announcements(app_dir.resolve(), _environ(ctx))) + "\n")
 
@@ -149,9 +149,9 @@ def parameters(ctx: click.Context, *, app_dir: Path) -> None:
 @click.pass_context
 def init(ctx: click.Context, *, app_dir: Path) -> None:
     """Build local chart dependencies offline (Argo CD's init step); a no-op for other kinds."""
+    from lsp_render.argocd.request import build_request
     from lsp_render.detect import AppKind
     from lsp_render.pipeline import helm_inputs, plan
-    from lsp_render.request_builder import build_request
     from lsp_render.sources.helm import build_dependencies
 
     request = build_request(app_dir, environ=_environ(ctx))
@@ -167,8 +167,8 @@ def init(ctx: click.Context, *, app_dir: Path) -> None:
 @click.pass_context
 def discover(ctx: click.Context, *, app_dir: Path) -> None:
     """Print the kind of APP_DIR and exit 0 if lsp-render can render it; exit 1 silently if not."""
+    from lsp_render.argocd.request import build_request
     from lsp_render.pipeline import plan
-    from lsp_render.request_builder import build_request
 
     try:
         request = build_request(app_dir, environ=_environ(ctx))

@@ -10,7 +10,7 @@ from lsp_render.core.errors import InputError
 from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE
 
 if TYPE_CHECKING:
-    from lsp_render.config import AppConfig
+    from lsp_render.config.app import AppConfig
 
 __all__ = [
     "KUSTOMIZATION_FILES",

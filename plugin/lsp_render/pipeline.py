@@ -18,9 +18,9 @@ from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 from lsp_render.detect import AppKind, detect_kind
 
 if TYPE_CHECKING:
-    from lsp_render.config import AppConfig, HelmConfig
+    from lsp_render.config.app import AppConfig, HelmConfig
+    from lsp_render.config.repo import RepoConfig
     from lsp_render.core.context import RenderRequest
-    from lsp_render.repoconfig import RepoConfig
     from lsp_render.sources.helm import HelmInputs
 
 __all__ = [
@@ -87,7 +87,7 @@ def plan(request: RenderRequest) -> RenderPlan:
     repo_config = _find_repo_config(request.app_dir, request.repo_root)
     context = template_context(request)
     if repo_config is not None:
-        from lsp_render.repoconfig import load_envdata
+        from lsp_render.config.repo import load_envdata
 
         context["envdata"] = load_envdata(repo_config, request.env, context, request.repo_root)
     config = _load_app_config(request, context)
@@ -102,7 +102,7 @@ def plan(request: RenderRequest) -> RenderPlan:
 def _find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
     for directory in (app_dir, *app_dir.parents):
         if (directory / REPO_CONFIG_FILE).is_file():
-            from lsp_render.repoconfig import find_repo_config
+            from lsp_render.config.repo import find_repo_config
 
             return find_repo_config(app_dir, repo_root)
         if directory == repo_root:
@@ -114,7 +114,7 @@ def _load_app_config(request: RenderRequest, context: dict[str, Any]) -> AppConf
     path = request.app_dir / CONFIG_FILE
     if not path.exists() and not path.is_symlink():
         return None
-    from lsp_render.config import load_app_config
+    from lsp_render.config.app import load_app_config
 
     return load_app_config(
         request.app_dir, request.repo_root, context, label=f"{request.label}/{CONFIG_FILE}"
@@ -322,18 +322,18 @@ def helm_inputs(
     value_files = _value_files(request, helm, chart_dir)
     sets: list[str] = []
     if the_plan.repo_config is not None and request.env is not None:
-        from lsp_render.repoconfig import helm_set_args
+        from lsp_render.config.repo import helm_set_args
 
         sets.extend(helm_set_args(the_plan.repo_config, request.app_dir, the_plan.context))
     repo_release, repo_namespace = None, None
     if the_plan.repo_config is not None:
-        from lsp_render.repoconfig import helm_identity
+        from lsp_render.config.repo import helm_identity
 
         repo_release, repo_namespace = helm_identity(
             the_plan.repo_config, request.app_dir, the_plan.context
         )
     if helm.set or request.params.helm_parameters:
-        from lsp_render.setargs import format_set
+        from lsp_render.config.setargs import format_set
 
         sets.extend(format_set(k, v) for k, v in helm.set.items())
         sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)

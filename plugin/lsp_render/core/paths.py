@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from lsp_render.argocd_env import repo_root_from_source_path
+from lsp_render.argocd.env import repo_root_from_source_path
 from lsp_render.core.errors import InputError
 
 __all__ = ["CONFIG_FILE", "REPO_CONFIG_FILE", "find_repo_root", "inside", "resolve_inside"]

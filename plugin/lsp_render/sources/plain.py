@@ -16,7 +16,7 @@ from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, inside
 from lsp_render.core.yamlfile import AliasBombError, outline_stream, yaml_error_line
 
 if TYPE_CHECKING:
-    from lsp_render.config import PlainConfig
+    from lsp_render.config.app import PlainConfig
 
 __all__ = ["load_plain"]
 

@@ -184,7 +184,7 @@ def render_side(
     """
     from lsp_render import pipeline
     from lsp_render import secrets as secret_facade
-    from lsp_render.request_builder import build_request
+    from lsp_render.argocd.request import build_request
 
     try:
         raw_request = build_request(

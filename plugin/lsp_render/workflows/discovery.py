@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_render.config import CONFIG_FILE
+from lsp_render.config.app import CONFIG_FILE
+from lsp_render.config.repo import RepoConfig, find_repo_config
 from lsp_render.core.errors import InputError
 from lsp_render.core.paths import find_repo_root
-from lsp_render.repoconfig import RepoConfig, find_repo_config
 
 __all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]
 
@@ -108,9 +108,9 @@ def _is_application(directory: Path, environ: Mapping[str, str]) -> bool:
     """
     if (directory / CONFIG_FILE).is_file():
         return True
+    from lsp_render.argocd.request import build_request
     from lsp_render.detect import AppKind
     from lsp_render.pipeline import plan
-    from lsp_render.request_builder import build_request
 
     try:
         kind = plan(build_request(directory, environ=environ)).kind

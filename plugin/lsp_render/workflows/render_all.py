@@ -89,7 +89,7 @@ def plan_tasks(pairs: Sequence[Pair], jobs: int) -> list[list[Pair]]:
 PRELOAD = (
     "lsp_render.workflows.worker",
     "lsp_render.pipeline",
-    "lsp_render.request_builder",
+    "lsp_render.argocd.request",
     "lsp_render.sources.helm",
     "lsp_render.secrets",
 )

@@ -119,9 +119,9 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
     PairResult
         The outcome; failures are reported in it, never raised.
     """
+    from lsp_render.argocd.request import build_request
     from lsp_render.core.manifests import join_stream
     from lsp_render.pipeline import render
-    from lsp_render.request_builder import build_request
 
     start = time.perf_counter()
     labels = [pair.rel, pair.app_dir.name]

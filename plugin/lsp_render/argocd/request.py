@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lsp_render.argocd_env import app_info, env_name, kube_api_versions, plugin_params
+from lsp_render.argocd.env import app_info, env_name, kube_api_versions, plugin_params
 from lsp_render.core.context import RenderRequest, SecretOptions
 from lsp_render.core.errors import InputError
 from lsp_render.core.paths import find_repo_root

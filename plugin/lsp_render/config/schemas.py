@@ -3,7 +3,7 @@
 Editors validate the YAML users write against them (for example with a
 ``# yaml-language-server: $schema=...`` comment). The committed copies in
 ``docs/schemas/`` are checked against the models by the tests; regenerate them with
-``python -m lsp_render.schemas docs/schemas``.
+``python -m lsp_render.config.schemas docs/schemas``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ SCHEMA_FILES = {
 
 def schemas() -> dict[str, dict[str, Any]]:
     """Return each schema file's name and content (JSON Schema draft 2020-12)."""
-    from lsp_render.config import AppConfig
-    from lsp_render.repoconfig import RepoConfigModel
+    from lsp_render.config.app import AppConfig
+    from lsp_render.config.repo import RepoConfigModel
 
     models: tuple[type[BaseModel], ...] = (AppConfig, RepoConfigModel)
     out: dict[str, dict[str, Any]] = {}

@@ -25,12 +25,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from lsp_render.config.setargs import ScalarValue, escape_set_value, format_set
+from lsp_render.config.templating import render_template
 from lsp_render.core.errors import InputError
 from lsp_render.core.mappings import deep_merge
 from lsp_render.core.paths import REPO_CONFIG_FILE, resolve_inside
 from lsp_render.core.yamlfile import LoadedYaml, load_yaml_file
-from lsp_render.setargs import ScalarValue, escape_set_value, format_set
-from lsp_render.templating import render_template
 
 __all__ = [
     "RepoConfig",

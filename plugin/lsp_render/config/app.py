@@ -14,11 +14,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from lsp_render.config.setargs import ScalarValue
+from lsp_render.config.templating import render_template
 from lsp_render.core.errors import InputError
 from lsp_render.core.paths import CONFIG_FILE, inside
 from lsp_render.core.yamlfile import LoadedYaml, load_yaml_file
-from lsp_render.setargs import ScalarValue
-from lsp_render.templating import render_template
 
 __all__ = [
     "CONFIG_FILE",

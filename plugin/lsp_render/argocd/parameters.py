@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from lsp_render.argocd_env import release_name_from_app, repo_root_from_source_path
+from lsp_render.argocd.env import release_name_from_app, repo_root_from_source_path
 from lsp_render.core.paths import CONFIG_FILE
 from lsp_render.detect import kind_from_files
 

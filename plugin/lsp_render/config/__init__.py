@@ -1,0 +1,1 @@
+"""lsp-render.yaml and lsp-render-repo.yaml: models, loading, schemas and Jinja2 templating."""
