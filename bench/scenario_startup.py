@@ -23,7 +23,7 @@ REPORTED = ("pydantic", "ruamel.yaml", "yaml", "urllib3", "lsp_render.secrets.do
 
 _PROBE = """
 import io, json, sys
-from lsp_render.cli import main
+from lsp_render.cli.main import main
 sys.stdout = io.TextIOWrapper(io.BytesIO())
 try:
     main(sys.argv[1:])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp_render.cli import parse_plain_render
-from lsp_render.cli_commands import cli, render
+from lsp_render.cli.commands import cli, render
+from lsp_render.cli.main import parse_plain_render
 from tests.cli_helpers import EXAMPLES, modules_after
 
 
@@ -18,7 +18,7 @@ def _click_params(args: list[str]) -> dict[str, object]:
 
 
 def test_the_fast_path_knows_every_render_option_and_only_those() -> None:
-    from lsp_render import cli as fast
+    from lsp_render.cli import main as fast
 
     known = {*fast._RENDER_VALUES, *fast._RENDER_MULTIPLE, *fast._RENDER_FLAGS}
     declared = {opt for param in render.params for opt in param.opts if opt.startswith("-")}

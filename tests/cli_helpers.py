@@ -72,7 +72,7 @@ def assert_failure(result: Result, code: int, *needles: str) -> None:
 
 _MODULES_PROBE = """
 import io, json, sys
-from lsp_render.cli import main
+from lsp_render.cli.main import main
 sys.stdout = io.TextIOWrapper(io.BytesIO())
 try:
     main(sys.argv[1:])

@@ -15,21 +15,21 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "lsp_render"
 
 # Outermost first. A module may import from its own layer and any layer after it.
+# Entries name a room (``cli``) or one module of a room (``argocd.request``).
 LAYERS: list[set[str]] = [
-    {"cli", "cli_commands", "cli_workflows", "__main__"},
+    {"cli", "__main__"},
     {"workflows"},
-    {"parameters", "request_builder"},
+    {"argocd.parameters", "argocd.request"},
     {"pipeline"},
     {"sources", "secrets"},
 ]
 
 
 def _layer_of(module: str) -> int | None:
-    top = module.split(".", maxsplit=1)[0]
     for index, layer in enumerate(LAYERS):
-        if top in layer:
+        if any(module == entry or module.startswith(entry + ".") for entry in layer):
             return index
-    return None  # the core (errors, manifests, context, paths, ...): imported by anyone
+    return None  # core/, config/, argocd.env, detect: imported by anyone
 
 
 def _imports(path: Path) -> set[str]:

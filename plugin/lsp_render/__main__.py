@@ -1,5 +1,5 @@
 """Allow ``python -m lsp_render``."""
 
-from lsp_render.cli import main
+from lsp_render.cli.main import main
 
 main()

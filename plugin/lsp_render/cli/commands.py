@@ -1,7 +1,7 @@
 """The click commands of the command line (``lsp-render --help`` lists them).
 
-:func:`lsp_render.cli.main` comes here for everything but a plain ``render``.
-``diff`` and ``render-all`` live in :mod:`lsp_render.cli_workflows`, imported
+:func:`lsp_render.cli.main.main` comes here for everything but a plain ``render``.
+``diff`` and ``render-all`` live in :mod:`lsp_render.cli.workflows`, imported
 only when one of them runs or help lists them.
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 import click
 
 from lsp_render import __version__
-from lsp_render.cli import APP_META_KEY, report_error, run_render, write_stdout
+from lsp_render.cli.run import APP_META_KEY, report_error, run_render, write_stdout
 from lsp_render.core.errors import ExitCode, LspRenderError
 
 __all__ = ["cli", "invoke"]
 
 # Commands of other modules, by name: (module, attribute).
 _LAZY_COMMANDS = {
-    "diff": ("lsp_render.cli_workflows", "diff"),
-    "render-all": ("lsp_render.cli_workflows", "render_all"),
+    "diff": ("lsp_render.cli.workflows", "diff"),
+    "render-all": ("lsp_render.cli.workflows", "render_all"),
 }
 
 
@@ -191,13 +191,13 @@ def invoke(args: Sequence[str], environ: Mapping[str, str], meta: MutableMapping
     environ
         The environment the commands see.
     meta
-        Receives :data:`lsp_render.cli.APP_META_KEY` once a command knows its app
+        Receives :data:`lsp_render.cli.run.APP_META_KEY` once a command knows its app
         (``diff`` and ``render-all`` record it in the click context's ``meta``).
 
     Raises
     ------
     LspRenderError
-        A command's failure, for :func:`lsp_render.cli.main` to report.
+        A command's failure, for :func:`lsp_render.cli.main.main` to report.
     """
     state = _State(environ, meta)
     try:
