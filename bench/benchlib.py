@@ -16,12 +16,17 @@ __all__ = [
     "BENCH",
     "PLUGIN",
     "REPO",
+    "Measured",
     "Result",
     "bench_env",
+    "compare_commands",
+    "copy_tree",
     "lsp_render_argv",
+    "measure_command",
     "median_interleaved",
     "print_table",
     "run",
+    "same_objects",
     "shared_dir",
 ]
 
@@ -125,6 +130,65 @@ def median_interleaved(
     return [statistics.median(s) for s in samples]
 
 
+@dataclass
+class Measured:
+    """One side of a whole-command comparison: median wall time, peak RSS, last output."""
+
+    seconds: float
+    rss_mb: float
+    stdout: bytes
+
+
+def measure_command(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+) -> tuple[float, float, bytes]:
+    """Run a command once; return its wall seconds, its peak RSS in MB and its stdout.
+
+    The peak RSS is the child's own ``ru_maxrss`` (``wait4``), so two sides measured in
+    one process do not mix.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(argv), env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(argv[:4])}... exited {proc.returncode}: {tail}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def compare_commands(
+    sides: Sequence[tuple[Sequence[str], Mapping[str, str], Path | None]],
+    runs: int,
+    warmup: int = 1,
+) -> list[Measured]:
+    """Run each side ``runs`` times, interleaved after ``warmup`` rounds; return medians.
+
+    Each side is ``(argv, env, cwd)``. The RSS reported is the largest seen.
+    """
+    for _ in range(warmup):
+        for argv, env, cwd in sides:
+            measure_command(argv, env=env, cwd=cwd)
+    seconds: list[list[float]] = [[] for _ in sides]
+    rss: list[float] = [0.0 for _ in sides]
+    outputs: list[bytes] = [b"" for _ in sides]
+    for _ in range(runs):
+        for index, (argv, env, cwd) in enumerate(sides):
+            took, peak, out = measure_command(argv, env=env, cwd=cwd)
+            seconds[index].append(took)
+            rss[index] = max(rss[index], peak)
+            outputs[index] = out
+    return [
+        Measured(statistics.median(s), r, o) for s, r, o in zip(seconds, rss, outputs, strict=True)
+    ]
+
+
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -163,3 +227,25 @@ def print_table(rows: Sequence[Result]) -> bool:
         for row in notes:
             print(f"{row.scenario}: {row.note}")
     return all(row.ok is not False for row in rows)
+
+
+def same_objects(ours: bytes, theirs: bytes) -> tuple[bool, int, int]:
+    """Tell whether two YAML streams hold the same objects in the same order.
+
+    Returns the verdict and both object counts (empty documents are not objects).
+    """
+    import yaml
+
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # strings: no tag surprises
+    left = [d for d in yaml.load_all(ours, Loader=loader) if d not in (None, "")]
+    right = [d for d in yaml.load_all(theirs, Loader=loader) if d not in (None, "")]
+    return left == right, len(left), len(right)
+
+
+def copy_tree(source: Path, dest: Path) -> Path:
+    """Copy a read-only corpus directory to a writable ``dest`` and return it."""
+    shutil.copytree(source, dest, symlinks=True)
+    for path in (dest, *dest.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+    return dest

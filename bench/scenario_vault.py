@@ -84,7 +84,7 @@ def measure(tmp: Path) -> list[Result]:
             login_goal = 1 if attempt == "first" else 0
             rows.append(
                 Result(
-                    f"4 vault {attempt} render",
+                    f"vault {attempt} render",
                     seconds,
                     None,
                     "s",
