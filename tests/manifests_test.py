@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 from lsp_render.core.manifests import Document, is_blank, join_stream, split_stream
 
 
@@ -36,3 +38,30 @@ def test_missing_final_newline_is_added_once() -> None:
 def test_is_blank() -> None:
     assert is_blank("\n  # x\n\n")
     assert not is_blank("# x\na: 1\n")
+
+
+_PIECES = (
+    "---", "--- ", "---\t", "--- # c", "--- {kind: A}", "---x", "----", " ---", "a: 1", "# c",
+    "", "  ", "\t", "  # x", "- x", "b:", ":", "kind: List",
+)  # fmt: skip
+
+
+def _generated(count: int) -> list[str]:
+    rng = random.Random(20261129)
+    return [
+        "".join(
+            rng.choice(_PIECES) + rng.choice(("\n", "\n", "")) for _ in range(rng.randint(0, 9))
+        )
+        for _ in range(count)
+    ]
+
+
+def test_the_one_scan_split_agrees_with_the_line_by_line_split() -> None:
+    # A "..." end marker sends a text through the line-by-line pass; after the last
+    # document it changes nothing, so both passes must find the same documents.
+    for text in _generated(20_000):
+        slow = text + ("...\n" if text.endswith("\n") or not text else "\n...\n")
+        for keep_blank in (False, True):
+            fast_docs = split_stream(text, "s", keep_blank=keep_blank)
+            assert fast_docs == split_stream(slow, "s", keep_blank=keep_blank), repr(text)
+        assert is_blank(text) == is_blank(text + "\r"), repr(text)

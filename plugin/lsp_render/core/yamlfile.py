@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,8 +188,10 @@ def _index(
 def outline_stream(text: str, *, max_alias_nodes: int = MAX_ALIAS_NODES) -> list[DocumentOutline]:
     """Parse a YAML stream into events once and outline each document.
 
-    Nothing is constructed, so the pass costs no more memory than the text;
-    aliases are counted by the size of what they would expand to.
+    Nothing is constructed, so the pass costs no more memory than the text (a
+    document at a time); aliases are counted by the size of what they would
+    expand to. A stream without anchors is composed by libyaml a document at a
+    time; one with anchors, or an invalid one, goes through the parser's events.
 
     Parameters
     ----------
@@ -209,10 +212,54 @@ def outline_stream(text: str, *, max_alias_nodes: int = MAX_ALIAS_NODES) -> list
     AliasBombError
         When a document's aliases would add more than ``max_alias_nodes`` nodes.
     """
+    if _ANCHOR.search(text) is None:
+        # No anchor, so no alias and no alias bomb: let libyaml compose each
+        # document (no Python work per event) and read only its top level.
+        try:
+            return _outline_composed(text)
+        except Exception:  # noqa: S110 - libyaml's composer has quirks of its own
+            pass  # the event pass below decides, and reports an error exactly
     outliner = _Outliner(max_alias_nodes)
     for event in yaml.parse(text, Loader=_Loader):
         outliner.feed(event)
     return outliner.outlines
+
+
+# An anchor property (``&name``) where a node may start. Text without one holds no
+# alias either (an alias must name an anchor of its document).
+_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])&[^\s\[\]{},]")
+
+
+class _ComposingLoader(_Loader):  # type: ignore[misc,valid-type]
+    """libyaml's composer with every scalar left untyped (no Python resolver per scalar)."""
+
+    # A builtin bound method ignores the (kind, value, implicit) arguments and costs no
+    # Python frame: the outline needs no tags, only the shape of each document.
+    resolve = "tag:yaml.org,2002:str".format
+
+
+def _outline_composed(text: str) -> list[DocumentOutline]:
+    """Outline each document from its composed node, one document at a time."""
+    loader = _ComposingLoader(text)
+    outlines: list[DocumentOutline] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            line = int(node.start_mark.line) + 1
+            if isinstance(node, yaml.MappingNode):
+                keys = frozenset(
+                    key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)
+                )
+                outlines.append(DocumentOutline(line, "mapping", keys))
+            elif isinstance(node, yaml.SequenceNode):
+                outlines.append(DocumentOutline(line, "sequence", frozenset()))
+            elif node.value == "" and not node.style:  # libyaml: plain is ""
+                outlines.append(DocumentOutline(line, "null", frozenset()))
+            else:
+                outlines.append(DocumentOutline(line, "scalar", frozenset()))
+    finally:
+        loader.dispose()
+    return outlines
 
 
 class _Outliner:
