@@ -22,11 +22,22 @@ __all__ = [
 _SEPARATOR = re.compile(r"^---(?=[ \t]|$)[ \t]*(.*)$")
 _END_MARKER = re.compile(r"^\.\.\.[ \t]*(#.*)?$")
 _COMMENT_OR_BLANK = re.compile(r"^[ \t]*(#.*)?$")
-# What makes the line-by-line pass necessary: a line that str.splitlines breaks other
-# than at "\n", a directive ("%") or a document end marker ("...") at column 0.
-_SLOW = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]|^%|^\.\.\.", re.MULTILINE)
+# What makes the line-by-line pass necessary: a character str.splitlines breaks a
+# line at other than "\n", or a directive ("%") or document end marker ("...") at
+# column 0. Substring tests: each is one C-level scan, where a regex would try
+# every position.
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+_SLOW_LINE_STARTS = ("%", "...")
+
+
+def _needs_line_pass(text: str) -> bool:
+    if text.startswith(_SLOW_LINE_STARTS) or "\n%" in text or "\n..." in text:
+        return True
+    return any(mark in text for mark in _OTHER_BREAKS)
+
+
 _SEPARATOR_LINE = re.compile(r"^---(?=[ \t\n]|\Z)[ \t]*([^\n]*)(?:\n|\Z)", re.MULTILINE)
-# A line holding something other than blanks and a comment (for texts _SLOW passes).
+# A line holding something other than blanks and a comment (for texts the fast path takes).
 _CONTENT_LINE = re.compile(r"^[ \t]*[^ \t#\n]", re.MULTILINE)
 
 
@@ -58,7 +69,7 @@ def _terminate(text: str) -> str:
 
 def is_blank(text: str) -> bool:
     """Tell whether a document holds nothing but blanks and comments (an empty document)."""
-    if _SLOW.search(text) is None:
+    if not _needs_line_pass(text):
         return _CONTENT_LINE.search(text) is None
     return all(_COMMENT_OR_BLANK.match(line) for line in text.splitlines())
 
@@ -81,7 +92,7 @@ def split_stream(text: str, source: str, *, keep_blank: bool = False) -> list[Do
     list of Document
         The documents in stream order.
     """
-    if _SLOW.search(text) is None:
+    if not _needs_line_pass(text):
         return _split_fast(text, source, keep_blank=keep_blank)
     docs: list[Document] = []
     current: list[str] = []
