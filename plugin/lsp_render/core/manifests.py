@@ -69,6 +69,8 @@ def _terminate(text: str) -> str:
 
 def is_blank(text: str) -> bool:
     """Tell whether a document holds nothing but blanks and comments (an empty document)."""
+    if text[:1].isalnum():  # most documents: content on their first line
+        return False
     if not _needs_line_pass(text):
         return _CONTENT_LINE.search(text) is None
     return all(_COMMENT_OR_BLANK.match(line) for line in text.splitlines())

@@ -236,6 +236,10 @@ class _ComposingLoader(_Loader):  # type: ignore[misc,valid-type]
     # A builtin bound method ignores the (kind, value, implicit) arguments and costs no
     # Python frame: the outline needs no tags, only the shape of each document.
     resolve = "tag:yaml.org,2002:str".format
+    # The composer calls these for every node to track paths for path resolvers,
+    # which the safe loader has none of.
+    descend_resolver = "".format
+    ascend_resolver = "".format
 
 
 def _outline_composed(text: str) -> list[DocumentOutline]:
