@@ -1,7 +1,8 @@
 """Scenario 5: ``lsp-render render-all`` over the Phalanx corpus, --jobs 1 vs --jobs 2.
 
 ``bench/corpus.py`` (the workflows engineer's) copies the corpus and adds its
-``lsp-render-repo.yaml``. Each run is a subprocess writing ``--output-dir``; the
+``lsp-render-repo.yaml``; every environment of ``environments/`` is rendered with
+``--no-secrets``, as ``.ci/corpus-check`` does (Phalanx's secrets live in Vault). Each run is a subprocess writing ``--output-dir``; the
 wall time includes start-up and discovery. Pairs/s = pairs rendered successfully
 / wall seconds (failed pairs do not count); the speed-up is pairs/s at --jobs 2 over --jobs 1.
 """
@@ -36,8 +37,11 @@ def _copy_corpus(shared: Path, tmp: Path) -> Path:
 
 def _once(root: Path, out: Path, jobs: int) -> tuple[float, int, list[str]]:
     shutil.rmtree(out, ignore_errors=True)
+    envs = sorted(
+        p.stem.removeprefix("values-") for p in (root / "environments").glob("values-*.yaml")
+    )
     argv = [*lsp_render_argv(), "render-all", str(root), "--jobs", str(jobs)]
-    argv += ["--output-dir", str(out)]
+    argv += ["--output-dir", str(out), "--no-secrets", *(a for e in envs for a in ("--env", e))]
     start = time.perf_counter()
     proc = run(argv, env=bench_env(), check=False)
     seconds = time.perf_counter() - start
