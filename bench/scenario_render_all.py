@@ -2,9 +2,10 @@
 
 ``bench/corpus.py`` (the workflows engineer's) copies the corpus and adds its
 ``lsp-render-repo.yaml``; every environment of ``environments/`` is rendered with
-``--no-secrets``, as ``.ci/corpus-check`` does (Phalanx's secrets live in Vault). Each run is a subprocess writing ``--output-dir``; the
-wall time includes start-up and discovery. Pairs/s = pairs rendered successfully
-/ wall seconds (failed pairs do not count); the speed-up is pairs/s at --jobs 2 over --jobs 1.
+``--no-secrets``, as ``.ci/corpus-check`` does (Phalanx's secrets live in Vault).
+Each run is a subprocess writing ``--output-dir``; the wall time includes start-up
+and discovery. Pairs/s = pairs rendered successfully / wall seconds (failed pairs
+do not count); the speed-up is pairs/s at --jobs 2 over --jobs 1.
 """
 
 from __future__ import annotations
