@@ -46,6 +46,7 @@ def test_pin_adapter_and_installed_version_agree() -> None:
         f"{sdk.DISTRIBUTION} {installed} is installed but {pinned} is pinned: "
         f"run pip install '{sdk.DISTRIBUTION}=={pinned}' (or -r requirements.lock)"
     )
+    assert sdk.installed_version() == installed  # the adapter's cheap read agrees
     assert sdk.pin_problem(installed) is None
 
 
