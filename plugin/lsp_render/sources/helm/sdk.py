@@ -64,7 +64,7 @@ class SdkError(Exception):
     Parameters
     ----------
     message
-        Helm's message on one line (never a value of the chart's inputs).
+        Helm's message, on one line.
     """
 
     def __init__(self, message: str) -> None:
