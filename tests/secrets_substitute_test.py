@@ -341,6 +341,18 @@ def test_json_escaped_placeholder_in_a_scalar_gets_a_json_escaped_value(tmp_path
     assert "\\u003c\\u0026\\u003e" in config  # escaped the way Go (Helm's toJson) escapes
 
 
+def test_json_escaped_placeholder_with_uppercase_hex_is_found(tmp_path: Path) -> None:
+    # JSON allows either case of hex digit: \u003C...\u003E is the same placeholder
+    text = (
+        "kind: ConfigMap\nmetadata:\n  name: c\ndata:\n"
+        '  config.json: \'{"password":"\\u003Cpath:kv/a#k\\u003E"}\'\n'
+    )
+    assert "<path:" not in text and "u003cpath:" not in text
+    out, backend = _run(text, {"kv/a": {"k": "s3cret"}}, tmp_path)
+    assert json.loads(yaml.safe_load(out)["data"]["config.json"]) == {"password": "s3cret"}
+    assert len(backend.reads) == 1
+
+
 def test_json_escaped_placeholder_in_raw_json_text(tmp_path: Path) -> None:
     # a whole document written by toJson: YAML unescapes the string, the value is re-quoted
     text = (

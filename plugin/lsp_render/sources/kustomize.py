@@ -34,7 +34,6 @@ __all__ = [
     "HELM_OUTPUT_FILE",
     "HybridBuild",
     "build",
-    "build_hybrid",
     "check_references",
     "kustomize_argv",
 ]
@@ -158,24 +157,6 @@ def _shown(path: Path, repo_root: Path, label: str) -> str:
         return path.relative_to(repo_root).as_posix()
     except ValueError:
         return f"{label}/{path.name}"
-
-
-def build_hybrid(
-    helm_docs: Sequence[Document],
-    kustomize_dir: Path,
-    repo_root: Path,
-    *,
-    label: str,
-    environ: Mapping[str, str],
-) -> list[Document]:
-    """Build the last-mile kustomization with Helm's output added as a resource.
-
-    The kustomization directory is mirrored into a private scratch space (the
-    repository is never written), Helm's stream is written next to it, and the
-    copied kustomization lists it first among its resources.
-    """
-    with HybridBuild(kustomize_dir, repo_root, label=label, environ=environ) as hybrid:
-        return hybrid.build(helm_docs)
 
 
 class HybridBuild:

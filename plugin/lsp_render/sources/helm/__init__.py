@@ -23,7 +23,6 @@ from lsp_render.sources.helm.values import load_values_file, merge_values
 __all__ = [
     "HelmInputs",
     "build_dependencies",
-    "engine_name",
     "load_values_file",
     "merge_values",
     "render_chart",
@@ -144,17 +143,3 @@ def build_dependencies(chart_dir: Path, repo_root: Path) -> None:
     if still:
         names = ", ".join(dep.name for dep in still)
         raise RenderError(f"chart {deps.name}: helm dependency build left missing: {names}")
-
-
-def engine_name() -> str:
-    """Name the Helm engine a render would use (for ``--version`` and ``--verbose``).
-
-    Returns
-    -------
-    str
-        ``helm-binary:<path>`` or ``embedded:helm-python-sdk <version>``.
-    """
-    helm = binary.find_helm_binary()
-    if helm is not None:
-        return f"helm-binary:{helm}"
-    return f"embedded:helm-python-sdk {embedded.sdk_version()}"

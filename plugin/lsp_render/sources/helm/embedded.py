@@ -1,7 +1,8 @@
 """The embedded engine: Helm's Go SDK in-process, through ``helm-python-sdk``.
 
-``helm_python`` is imported inside the functions that need it, so a render that
-does not use this engine never loads the 85 MB library. What a chart needs is
+Every call into the SDK goes through :mod:`.sdk`, which imports ``helm_python`` on
+first use, so a render that does not use this engine never loads the 85 MB
+library. What a chart needs is
 kept for the life of the process (render-all renders one chart for many
 environments), keyed on the chart directory and a fingerprint of its files and
 its ``file://`` dependencies': its name and ``kubeVersion``, and, for a chart
@@ -14,17 +15,14 @@ removes the subcharts its values disable from the loaded chart, exactly as
 ``helm template`` does before listing CRDs, so a loaded chart serves one
 render only.
 
-``Chart.render()`` has no parameter for the Kubernetes version or extra API
-versions, but the native call behind it reads them from its options JSON
-(``kube_version``, ``api_versions``, measured with helm-python-sdk 0.2.2,
-which pyproject pins). :func:`render_stream` calls it directly.
+:func:`render_stream` passes the Kubernetes version and extra API versions
+through :func:`.sdk.render`, which holds the SDK version pin.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.scratch import scratch_dir
+from lsp_render.sources.helm import sdk
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
     normalize_kube_version,
@@ -55,7 +54,7 @@ from lsp_render.sources.helm.values import (
 if TYPE_CHECKING:
     from lsp_render.sources.helm import HelmInputs
 
-__all__ = ["build_in_place", "clear_cache", "render_stream", "sdk_version"]
+__all__ = ["build_in_place", "clear_cache", "render_stream"]
 
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[str, str], _LoadedChart] = OrderedDict()
@@ -92,51 +91,32 @@ class _LoadedChart:
     def archive(self) -> bytes:
         """The chart as a ``.tgz`` archive (packed on first use when read from its directory)."""
         if self._archive is None:
-            with self.open(_helm()) as chart, scratch_dir(prefix="lsp-render-chart-") as scratch:
-                self._archive = Path(chart.save(str(scratch))).read_bytes()
+            with (
+                contextlib.closing(self.open()) as chart,
+                scratch_dir(prefix="lsp-render-chart-") as scratch,
+            ):
+                try:
+                    self._archive = sdk.save_chart(chart, scratch).read_bytes()
+                except sdk.SdkError as exc:
+                    raise RenderError(f"chart {self.name}: {exc.message}") from exc
         return self._archive
 
-    def open(self, helm: Any) -> Any:
+    def open(self) -> sdk.Chart:
         """Load a fresh copy of the chart (the caller closes it)."""
         try:
             if self._archive is not None:
-                return helm.Chart.load_archive(self._archive)
-            return helm.Chart.load(str(self.chart_dir))
-        except helm.HelmError as exc:
-            raise RenderError(f"chart {self.name}: {_one_line(exc)}") from exc
+                return sdk.load_archive(self._archive)
+            return sdk.load_chart(self.chart_dir)
+        except sdk.SdkError as exc:
+            raise RenderError(f"chart {self.name}: {exc.message}") from exc
 
 
-def sdk_version() -> str:
-    """Return the installed helm-python-sdk version, read without importing it."""
-    from importlib.metadata import PackageNotFoundError, version
-
+def _dependency_build(chart_dir: Path) -> None:
     try:
-        return version("helm-python-sdk")
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _helm() -> Any:
-    try:
-        import helm_python
-    except ImportError as exc:
+        sdk.dependency_build(chart_dir)
+    except sdk.SdkError as exc:
         raise RenderError(
-            "no Helm engine: install the helm binary (or set LSP_RENDER_HELM) "
-            f"or the helm-python-sdk package ({exc})"
-        ) from exc
-    return helm_python
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "detail", None) or exc).split())
-
-
-def _dependency_build(helm: Any, chart_dir: Path) -> None:
-    try:
-        helm.dependency_build(str(chart_dir), skip_refresh=True)
-    except helm.HelmError as exc:
-        raise RenderError(
-            f"chart {chart_dir.name}: helm dependency build failed: {_one_line(exc)}"
+            f"chart {chart_dir.name}: helm dependency build failed: {exc.message}"
         ) from exc
 
 
@@ -155,7 +135,6 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
     owns (and must close) it. Which dependencies ``charts/`` holds is read from
     the chart Helm loaded, not by opening each vendored archive once more.
     """
-    helm = _helm()
     declared = inspect_dependencies(chart_dir, repo_root, vendored=(), check=False)
     key = (str(chart_dir), fingerprint(chart_dir, repo_root))
     with _cache_lock:
@@ -166,26 +145,24 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
         ):
             _cache.move_to_end(key)
             return cached, None
-        chart = _load_vendored(helm, chart_dir, repo_root, declared)
+        chart = _load_vendored(chart_dir, repo_root, declared)
         archive: bytes | None = None
         dependency_key: str | None = None
         if chart is None:  # dependencies to build first, into a scratch copy
             deps = inspect_dependencies(chart_dir, repo_root)
             dependency_key = fingerprint(chart_dir, repo_root, deps.local_dirs)
-            with built_chart(
-                chart_dir, repo_root, deps, lambda path: _dependency_build(helm, path)
-            ) as path:
+            with built_chart(chart_dir, repo_root, deps, _dependency_build) as path:
                 try:
                     with (
-                        helm.Chart.load(str(path)) as built,
+                        contextlib.closing(sdk.load_chart(path)) as built,
                         scratch_dir(prefix="lsp-render-chart-") as scratch,
                     ):
-                        archive = Path(built.save(str(scratch))).read_bytes()
-                    chart = helm.Chart.load_archive(archive)
-                except helm.HelmError as exc:
-                    raise RenderError(f"chart {deps.name}: {_one_line(exc)}") from exc
+                        archive = sdk.save_chart(built, scratch).read_bytes()
+                    chart = sdk.load_archive(archive)
+                except sdk.SdkError as exc:
+                    raise RenderError(f"chart {deps.name}: {exc.message}") from exc
         try:
-            metadata = chart.metadata
+            metadata = sdk.chart_metadata(chart)
         except BaseException:
             chart.close()
             raise
@@ -200,21 +177,21 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
 
 
 def _load_vendored(
-    helm: Any, chart_dir: Path, repo_root: Path, declared: ChartDependencies
-) -> Any | None:
+    chart_dir: Path, repo_root: Path, declared: ChartDependencies
+) -> sdk.Chart | None:
     """Load the chart from its directory, or return None if a dependency is missing there."""
     try:
-        chart = helm.Chart.load(str(chart_dir))
-    except helm.HelmError as exc:
+        chart = sdk.load_chart(chart_dir)
+    except sdk.SdkError as exc:
         # Our own checks name a broken archive in charts/ or a missing dependency better.
         error = missing_dependency_error(inspect_dependencies(chart_dir, repo_root))
         if error is not None:
             raise error from exc
-        raise RenderError(f"chart {declared.name}: {_one_line(exc)}") from exc
+        raise RenderError(f"chart {declared.name}: {exc.message}") from exc
     if not declared.declared:
         return chart
     try:
-        names = {str(dep.get("name")) for dep in chart.dependencies}
+        names = sdk.dependency_names(chart)
         if inspect_dependencies(chart_dir, repo_root, vendored=names).missing:
             chart.close()
             return None
@@ -233,7 +210,6 @@ def _default_kube_version() -> str:
     import io
     import tarfile
 
-    helm = _helm()
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         for name, data in (
@@ -243,13 +219,20 @@ def _default_kube_version() -> str:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    with helm.Chart.load_archive(archive.getvalue()) as chart:
-        rendered: dict[str, str] = chart.render({}, name="probe", namespace="default")
+    with contextlib.closing(sdk.load_archive(archive.getvalue())) as chart:
+        rendered = sdk.render(chart, "{}", {"name": "probe", "namespace": "default"})
     return rendered["probe/templates/version.txt"].strip()
 
 
 def clear_cache() -> None:
-    """Forget every loaded chart (tests, long-running processes)."""
+    """Forget every loaded chart.
+
+    Kept for tests on purpose: the cache lives as long as the process and its key
+    is a cheap listing of names, sizes and times, so a test that rewrites a chart
+    file with the same size within one clock tick would otherwise be served the
+    chart an earlier test loaded (tests/helm_fixtures.py clears it around each
+    embedded-engine test). A render is one process and never needs it.
+    """
     with _cache_lock:
         _cache.clear()
 
@@ -283,20 +266,19 @@ def render_stream(inputs: HelmInputs) -> str:
         Helm's template, values or load errors, missing dependencies, and
         rendered manifests that are not valid YAML.
     """
-    helm = _helm()
     loaded, chart = _load_and_open(inputs.chart_dir, inputs.repo_root)
     if chart is None:
-        chart = loaded.open(helm)
+        chart = loaded.open()
     with contextlib.closing(chart):
-        return _render_loaded(helm, chart, loaded, inputs)
+        return _render_loaded(chart, loaded, inputs)
 
 
-def _render_loaded(helm: Any, chart: Any, loaded: _LoadedChart, inputs: HelmInputs) -> str:
+def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -> str:
     values_json = ensure_json_values(compose_values(inputs, loaded.name), chart=loaded.name)
     try:
-        helm.validate_release_name(inputs.release_name)
-    except helm.HelmError as exc:
-        raise InputError(f"invalid release name {inputs.release_name!r}: {_one_line(exc)}") from exc
+        sdk.validate_release_name(inputs.release_name)
+    except sdk.SdkError as exc:
+        raise InputError(f"invalid release name {inputs.release_name!r}: {exc.message}") from exc
 
     options: dict[str, Any] = {
         "name": inputs.release_name,
@@ -315,15 +297,12 @@ def _render_loaded(helm: Any, chart: Any, loaded: _LoadedChart, inputs: HelmInpu
     if inputs.api_versions:
         options["api_versions"] = list(inputs.api_versions)
 
-    from helm_python import _native
-
     try:
-        raw = _native.call_string("helm_render", chart._raw(), values_json, json.dumps(options))
+        files = sdk.render(chart, values_json, options)
         # Read after rendering: the render dropped the subcharts the values disable.
-        crds = [CrdFile(crd["filename"], crd["data"]) for crd in chart.crds]
-    except helm.HelmError as exc:
-        raise RenderError(f"chart {loaded.name}: {_one_line(exc)}") from exc
-    files: dict[str, str] = json.loads(raw)
+        crds = [CrdFile(name, data) for name, data in sdk.chart_crds(chart)]
+    except sdk.SdkError as exc:
+        raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
     return assemble_stream(
         files, crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
     )
@@ -331,4 +310,4 @@ def _render_loaded(helm: Any, chart: Any, loaded: _LoadedChart, inputs: HelmInpu
 
 def build_in_place(chart_dir: Path) -> None:
     """Run an offline ``helm dependency build`` in ``chart_dir`` (for ``lsp-render init``)."""
-    _dependency_build(_helm(), chart_dir)
+    _dependency_build(chart_dir)
