@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from lsp_render.core.errors import InputError
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.manifests import Document
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
@@ -71,6 +72,7 @@ class _Site:
     flow: bool
     indent: int
     key_node: yaml.Node | None  # set for a map value that remove-missing may drop
+    parent: yaml.MappingNode | None  # the map holding it, when remove-missing may drop it
 
 
 @dataclass(slots=True)
@@ -94,6 +96,7 @@ class DocumentPlan:
     sites: list[_Site] = field(default_factory=list)
     refs: set[SecretRef] = field(default_factory=set)
     stringify_all: bool = False
+    shared: set[int] = field(default_factory=set)  # ids of nodes an alias repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,9 +235,11 @@ class _Walker:
         self.settings = settings
         self.generic = settings.generic_path is not None
         self.seen: set[int] = set()
+        self.keys: set[int] = set()
 
     def walk(self, node: yaml.Node, path: list[str | int], *, flow: bool, data_map: bool) -> None:
         if id(node) in self.seen:
+            self.plan.shared.add(id(node))
             return
         self.seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -242,6 +247,9 @@ class _Walker:
             is_secret_data = self.settings.secret and not path
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                if id(key_node) in self.keys:
+                    self.plan.shared.add(id(key_node))
+                self.keys.add(id(key_node))
                 if isinstance(value_node, yaml.ScalarNode):
                     self.scalar(
                         value_node,
@@ -250,6 +258,7 @@ class _Walker:
                         indent=key_node.start_mark.column + 2,
                         key_node=key_node,
                         base64_ok=data_map,
+                        parent=node,
                     )
                 else:
                     self.walk(
@@ -269,6 +278,7 @@ class _Walker:
                         indent=item.start_mark.column,
                         key_node=None,
                         base64_ok=False,
+                        parent=None,
                     )
                 else:
                     self.walk(item, [*path, index], flow=inner_flow, data_map=False)
@@ -282,10 +292,14 @@ class _Walker:
         indent: int,
         key_node: yaml.Node | None,
         base64_ok: bool,
+        parent: yaml.MappingNode | None,
     ) -> None:
-        if node.tag != _STR_TAG or id(node) in self.seen:
+        if id(node) in self.seen:
+            self.plan.shared.add(id(node))
             return
         self.seen.add(id(node))
+        if node.tag != _STR_TAG:
+            return
         value: str = node.value
         text = value
         encoded = False
@@ -332,13 +346,20 @@ class _Walker:
                 flow=flow,
                 indent=indent,
                 key_node=key_node if removable else None,
+                parent=parent if removable else None,
             )
         )
 
 
 def _decode_base64(value: str) -> str | None:
+    """Decode as Go's ``base64.StdEncoding`` does (and AVP with it): line breaks are skipped.
+
+    A ``data`` value wrapped over lines (a ``|`` block, as ``base64`` prints it)
+    decodes; any other character outside the alphabet, or bad padding, does not.
+    """
     try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
+        compact = value.replace("\r", "").replace("\n", "")
+        return base64.b64decode(compact, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return None
 
@@ -348,31 +369,10 @@ def _line_rest(text: str, index: int) -> str:
     return text[index : end if end >= 0 else len(text)]
 
 
-def _flow_entry_span(text: str, key_node: yaml.Node, value_node: yaml.Node) -> tuple[int, int]:
-    """Span of a flow-mapping entry with the comma that separates it from a neighbour."""
-    start, end = key_node.start_mark.index, value_node.end_mark.index
-    after = end
-    while after < len(text) and text[after] in " \t\r\n":
-        after += 1
-    if after < len(text) and text[after] == ",":
-        after += 1
-        while after < len(text) and text[after] in " \t":
-            after += 1
-        return start, after
-    before = start
-    while before > 0 and text[before - 1] in " \t\r\n":
-        before -= 1
-    if before > 0 and text[before - 1] == ",":
-        return before - 1, end
-    return start, end
-
-
-def _entry_span(
-    text: str, key_node: yaml.Node, value_node: yaml.Node, *, flow: bool
+def _block_entry_span(
+    text: str, key_node: yaml.Node, value_node: yaml.Node
 ) -> tuple[int, int] | None:
-    """Span of a mapping entry: whole lines in a block mapping, or None when it shares one."""
-    if flow:
-        return _flow_entry_span(text, key_node, value_node)
+    """Span of a block-mapping entry as whole lines, or None when it shares a line."""
     start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     if text[start : key_node.start_mark.index].strip():
         return None
@@ -383,6 +383,103 @@ def _entry_span(
             return None
         end = min(len(text), end + len(rest) + 1)
     return start, end
+
+
+def _flow_removal_spans(
+    text: str, entries: list[tuple[yaml.Node, yaml.Node]], removed: list[int]
+) -> list[tuple[int, int]]:
+    """Spans that cut entries out of a flow mapping, one per run of adjacent entries.
+
+    A run followed by a kept entry goes from its first key to that entry's key (its
+    commas and comments with it); a run that ends the mapping goes from the end of
+    the entry before it; a run of every entry leaves ``{}``. The spans are disjoint
+    by construction, however many neighbours go.
+    """
+    spans: list[tuple[int, int]] = []
+    last = len(entries) - 1
+    index = 0
+    while index < len(removed):
+        first = removed[index]
+        while index + 1 < len(removed) and removed[index + 1] == removed[index] + 1:
+            index += 1
+        end_entry = removed[index]
+        index += 1
+        if end_entry < last:
+            spans.append(
+                (entries[first][0].start_mark.index, entries[end_entry + 1][0].start_mark.index)
+            )
+        elif first > 0:
+            spans.append(
+                (entries[first - 1][1].end_mark.index, entries[end_entry][1].end_mark.index)
+            )
+        else:
+            end = entries[end_entry][1].end_mark.index
+            after = end
+            while after < len(text) and text[after] in " \t\r\n":
+                after += 1
+            if after < len(text) and text[after] == ",":
+                end = after + 1
+            spans.append((entries[0][0].start_mark.index, end))
+    return spans
+
+
+def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int, str]]:
+    """Edits that drop the entries of ``gone`` (remove-missing), grouped by their map."""
+    text = plan.doc.text
+    edits: list[tuple[int, int, str]] = []
+    by_parent: dict[int, tuple[yaml.MappingNode, bool, set[int]]] = {}
+    for site in gone:
+        assert site.parent is not None and site.key_node is not None  # noqa: S101 - removable
+        if id(site.node) in plan.shared or id(site.key_node) in plan.shared:
+            raise InputError(
+                f"{plan.label}: cannot remove {site.field} (remove-missing): an alias elsewhere "
+                "in the document repeats it"
+            )
+        position = next(i for i, (key, _) in enumerate(site.parent.value) if key is site.key_node)
+        by_parent.setdefault(id(site.parent), (site.parent, site.flow, set()))[2].add(position)
+    for parent, flow, positions in by_parent.values():
+        entries = list(parent.value)
+        if flow:
+            edits.extend(
+                (a, b, "") for a, b in _flow_removal_spans(text, entries, sorted(positions))
+            )
+            continue
+        for position in sorted(positions):
+            key_node, value_node = entries[position]
+            span = _block_entry_span(text, key_node, value_node)
+            if span is None:
+                field_name = next(s.field for s in gone if s.key_node is key_node)
+                raise InputError(
+                    f"{plan.label}: cannot remove {field_name} (remove-missing needs each "
+                    "entry of a block mapping on lines of its own)"
+                )
+            edits.append((span[0], span[1], ""))
+    return edits
+
+
+def _replacement_edit(plan: DocumentPlan, site: _Site, value: Any) -> tuple[int, int, str]:
+    text = plan.doc.text
+    node = site.node
+    if site.base64:
+        value = base64.b64encode(stringify(value).encode()).decode("ascii")
+    elif plan.stringify_all:
+        value = stringify(value)
+    start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:  # an anchor or a tag stays in front of the new value
+        start = properties.end()
+    return (
+        start,
+        end,
+        replacement_text(
+            value,
+            original=text[start:end],
+            style=node.style,
+            flow=site.flow,
+            indent=site.indent,
+            line_rest=_line_rest(text, end),
+        ),
+    )
 
 
 def apply_plan(
@@ -411,10 +508,9 @@ def apply_plan(
     InputError
         An entry ``remove-missing`` must drop cannot be cut out of the text.
     """
-    text = plan.doc.text
     edits: list[tuple[int, int, str]] = []
+    gone: list[_Site] = []
     for site in plan.sites:
-        node = site.node
         try:
             value: Any = resolve_string(
                 site.text, site.bounds, results, where=plan.label, field=site.field, mask=mask
@@ -422,36 +518,21 @@ def apply_plan(
         except MissingKeyError:
             if site.key_node is None:
                 raise
-            span = _entry_span(text, site.key_node, node, flow=site.flow)
-            if span is None:
-                raise InputError(
-                    f"{plan.label}: cannot remove {site.field} (remove-missing needs each "
-                    "entry of a block mapping on lines of its own)"
-                ) from None
-            edits.append((span[0], span[1], ""))
+            gone.append(site)
             continue
-        if site.base64:
-            value = base64.b64encode(stringify(value).encode()).decode("ascii")
-        elif plan.stringify_all:
-            value = stringify(value)
-        start, end = node.start_mark.index, node.end_mark.index
-        properties = _PROPERTIES.match(text, start, end)
-        if properties is not None:  # an anchor or a tag stays in front of the new value
-            start = properties.end()
-        edits.append(
-            (
-                start,
-                end,
-                replacement_text(
-                    value,
-                    original=text[start:end],
-                    style=node.style,
-                    flow=site.flow,
-                    indent=site.indent,
-                    line_rest=_line_rest(text, end),
-                ),
-            )
-        )
-    for start, end, new in sorted(edits, reverse=True):
-        text = text[:start] + new + text[end:]
-    return plan.doc.with_text(text)
+        edits.append(_replacement_edit(plan, site, value))
+    if gone:
+        edits.extend(_removal_edits(plan, gone))
+    edits.sort()
+    for (_, end, _), (start, _, _) in itertools.pairwise(edits):
+        if start < end:  # pragma: no cover - the spans are disjoint by construction
+            raise RenderError(f"{plan.label}: overlapping substitutions (a bug in lsp-render)")
+    text = plan.doc.text
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, new in edits:
+        pieces.append(text[cursor:start])
+        pieces.append(new)
+        cursor = end
+    pieces.append(text[cursor:])
+    return plan.doc.with_text("".join(pieces))

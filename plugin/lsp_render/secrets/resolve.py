@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lsp_render.core.errors import SecretError
+from lsp_render.core.errors import InputError, SecretError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.jsonpath import format_value, go_json
 from lsp_render.secrets.modifiers import ModifierError, apply_modifiers
@@ -85,9 +85,8 @@ def _value(bound: Bound, results: Mapping[SecretRef, SecretResult], where: str, 
     try:
         return apply_modifiers(value, placeholder.modifiers)
     except ModifierError as err:
-        raise SecretError(
-            f"{where}: {err} for placeholder {placeholder.label} in {field}"
-        ) from None
+        error = InputError if err.bad_input else SecretError
+        raise error(f"{where}: {err} for placeholder {placeholder.label} in {field}") from None
 
 
 def _masked(placeholder: Placeholder) -> str:
