@@ -20,11 +20,10 @@ Nothing heavy is imported here at module level (no hvac, no YAML parser, no Jinj
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.core.errors import BackendUnavailableError, InputError, PolicyError
+from lsp_render.core.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
     from lsp_render.core.context import RenderRequest
@@ -194,9 +193,10 @@ def open_backend(
         No backend is configured.
     """
     from lsp_render.secrets import policy
+    from lsp_render.secrets.path_validation import validate_paths
 
     role = policy.enforce(paths, request)
-    _validate_paths(paths, request.environ)
+    validate_paths(paths, request.environ)
     if factory is not None:
         return factory()
     if request.secrets.secrets_file is not None:
@@ -212,18 +212,3 @@ def open_backend(
         "(with Vault credentials), pass --secrets-file FILE, or pass --no-secrets to leave "
         "placeholders as they are"
     )
-
-
-def _validate_paths(paths: Sequence[str], environ: Mapping[str, str]) -> None:
-    pattern_text = environ.get("AVP_PATH_VALIDATION")
-    if not pattern_text:
-        return
-    try:
-        pattern = re.compile(pattern_text)
-    except re.error as err:
-        raise InputError(f"AVP_PATH_VALIDATION is not a valid regular expression: {err}") from None
-    for path in paths:
-        if pattern.search(path) is None:
-            raise PolicyError(
-                f"the path {path} is disallowed by the AVP_PATH_VALIDATION restriction"
-            )
