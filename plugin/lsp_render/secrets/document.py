@@ -32,8 +32,10 @@ from lsp_render.core.manifests import Document
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
+    Placeholder,
     PlaceholderSyntaxError,
     find_placeholders,
+    kv_read_version,
     might_hold_placeholder,
 )
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
@@ -56,7 +58,6 @@ REMOVE_MISSING_ANNOTATION = ANNOTATION_PREFIX + "remove-missing"
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_VERSION = re.compile(r"[0-9]+")
 _PROPERTIES = re.compile(r"(?:[&!][^ \t\r\n]*[ \t\r\n]+)+")
 
 
@@ -167,9 +168,12 @@ def _settings(
         kv = _kv_version(environ["AVP_KV_VERSION"], "AVP_KV_VERSION")
     secret_version = annotations.get(SECRET_VERSION_ANNOTATION)
     if secret_version is not None:
-        secret_version = secret_version.strip()
-        if not _VERSION.fullmatch(secret_version):
-            raise InputError(f"{label}: {SECRET_VERSION_ANNOTATION} must be a number")
+        try:
+            secret_version = kv_read_version(
+                secret_version.strip(), kv, what=f"{label}: {SECRET_VERSION_ANNOTATION}"
+            )
+        except PlaceholderSyntaxError:
+            raise InputError(f"{label}: {SECRET_VERSION_ANNOTATION} must be a number") from None
     remove_missing = annotations.get(REMOVE_MISSING_ANNOTATION, "").strip() in _TRUE
     if remove_missing and kind not in ("Secret", "ConfigMap"):
         raise InputError(
@@ -324,15 +328,7 @@ class _Walker:
             return
         bounds = []
         for placeholder in found:
-            if placeholder.path is not None:
-                ref = SecretRef(placeholder.path, placeholder.version, self.settings.kv_version)
-            else:
-                assert self.settings.generic_path is not None  # noqa: S101 - generic only then
-                ref = SecretRef(
-                    self.settings.generic_path,
-                    self.settings.secret_version,
-                    self.settings.kv_version,
-                )
+            ref = self.ref(placeholder, field_name)
             bounds.append(Bound(placeholder, ref))
             self.plan.refs.add(ref)
         removable = self.settings.remove_missing and key_node is not None
@@ -349,6 +345,22 @@ class _Walker:
                 parent=parent if removable else None,
             )
         )
+
+    def ref(self, placeholder: Placeholder, field_name: str) -> SecretRef:
+        kv = self.settings.kv_version
+        if placeholder.path is None:
+            assert self.settings.generic_path is not None  # noqa: S101 - generic only then
+            return SecretRef(self.settings.generic_path, self.settings.secret_version, kv)
+        try:
+            version = kv_read_version(
+                placeholder.version, kv, what=f"{self.plan.label}: {placeholder.label}"
+            )
+        except PlaceholderSyntaxError as err:
+            raise InputError(
+                f"{self.plan.label}: malformed placeholder {placeholder.label}: {err} "
+                f"in {field_name}"
+            ) from None
+        return SecretRef(placeholder.path, version, kv)
 
 
 def _decode_base64(value: str) -> str | None:

@@ -17,6 +17,7 @@ from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
     PlaceholderSyntaxError,
     find_placeholders,
+    kv_read_version,
     might_hold_placeholder,
 )
 from lsp_render.secrets.resolve import Bound, resolve_string
@@ -82,8 +83,21 @@ def plan_values(values: Any, environ: Mapping[str, str], *, source: str) -> list
             except PlaceholderSyntaxError as err:
                 raise InputError(f"{source}: {err} in {site.field}") from None
             if found:
-                bounds = tuple(Bound(p, SecretRef(p.path or "", p.version, kv)) for p in found)
-                sites.append(ValueSite(path, node, bounds))
+                bounds = []
+                for placeholder in found:
+                    try:
+                        version = kv_read_version(
+                            placeholder.version, kv, what=f"{source}: {placeholder.label}"
+                        )
+                    except PlaceholderSyntaxError as err:
+                        raise InputError(
+                            f"{source}: malformed placeholder {placeholder.label}: {err} "
+                            f"in {site.field}"
+                        ) from None
+                    bounds.append(
+                        Bound(placeholder, SecretRef(placeholder.path or "", version, kv))
+                    )
+                sites.append(ValueSite(path, node, tuple(bounds)))
         elif isinstance(node, Mapping):
             stack.extend(((*path, str(key)), item) for key, item in reversed(list(node.items())))
         elif isinstance(node, list | tuple):
