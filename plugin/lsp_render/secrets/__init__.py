@@ -42,6 +42,7 @@ def substitute_documents(
     request: RenderRequest,
     *,
     backend_factory: BackendFactory | None = None,
+    shielded: Collection[str] = (),
 ) -> list[Document]:
     """Substitute the placeholders of a rendered stream.
 
@@ -54,6 +55,10 @@ def substitute_documents(
     backend_factory
         Called (once, after the policy checks) instead of choosing the backend from
         ``request``; never called when there is no placeholder.
+    shielded
+        Texts that came from secrets before the render (``resolveInValues``):
+        placeholders inside them, plain or JSON-escaped, are their content, never
+        expanded again (SPEC 5).
 
     Returns
     -------
@@ -81,10 +86,12 @@ def substitute_documents(
     if not candidates:
         return out  # without importing the parser, the modifiers and their JSONPath
     from lsp_render.secrets.document import apply_plan, plan_document
+    from lsp_render.secrets.shield import Shield
 
+    shield = Shield.of(shielded)
     plans = []
     for index in candidates:
-        plan = plan_document(out[index], request.environ)
+        plan = plan_document(out[index], request.environ, shield=shield)
         if plan is not None:
             plans.append((index, plan))
     if not plans:
@@ -105,6 +112,7 @@ def resolve_values(
     *,
     source: str,
     backend_factory: BackendFactory | None = None,
+    written: set[str] | None = None,
 ) -> dict[str, Any]:
     """Substitute inline placeholders in Helm values before the chart renders.
 
@@ -118,6 +126,9 @@ def resolve_values(
         Names the values in messages (``app (Helm values)``).
     backend_factory
         As for :func:`substitute_documents`.
+    written
+        Receives every string a secret put into the values; pass them to
+        :func:`substitute_documents` as ``shielded``.
 
     Returns
     -------
@@ -140,7 +151,7 @@ def resolve_values(
     refs = {bound.ref for site in sites for bound in site.bounds}
     results = _read_all(refs, request, example=source, factory=backend_factory)
     return substitute_values(
-        values, sites, results, source=source, mask=request.secrets.mask_secrets
+        values, sites, results, source=source, mask=request.secrets.mask_secrets, written=written
     )
 
 

@@ -40,6 +40,7 @@ from lsp_render.secrets.placeholders import (
 )
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
+from lsp_render.secrets.shield import Shield
 from lsp_render.secrets.yamltext import replacement_text
 
 __all__ = [
@@ -191,7 +192,9 @@ def _settings(
     )
 
 
-def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | None:
+def plan_document(
+    doc: Document, environ: Mapping[str, str], *, shield: Shield | None = None
+) -> DocumentPlan | None:
     """Find the placeholders of one document.
 
     Parameters
@@ -200,6 +203,8 @@ def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | N
         A document that :func:`is_candidate` flagged.
     environ
         The sidecar's environment (``AVP_KV_VERSION``).
+    shield
+        Texts resolved before the render, whose placeholders are content.
 
     Returns
     -------
@@ -222,7 +227,7 @@ def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | N
     kind = _scalar(_get(root, "kind"))
     settings = _settings(annotations, kind, label, environ)
     plan = DocumentPlan(doc, label, stringify_all=settings.configmap)
-    _Walker(plan, settings).walk(root, [], flow=False, data_map=False)
+    _Walker(plan, settings, shield or Shield()).walk(root, [], flow=False, data_map=False)
     return plan if plan.sites else None
 
 
@@ -234,9 +239,10 @@ def _field_name(path: list[str | int]) -> str:
 
 
 class _Walker:
-    def __init__(self, plan: DocumentPlan, settings: _Settings) -> None:
+    def __init__(self, plan: DocumentPlan, settings: _Settings, shield: Shield) -> None:
         self.plan = plan
         self.settings = settings
+        self.shield = shield
         self.generic = settings.generic_path is not None
         self.seen: set[int] = set()
         self.keys: set[int] = set()
@@ -315,13 +321,13 @@ class _Walker:
             return
         field_name = _field_name(path)
         try:
-            found = find_placeholders(text, generic=self.generic)
+            found = find_placeholders(self.shield.blank(text), generic=self.generic)
         except PlaceholderSyntaxError as err:
             raise InputError(f"{self.plan.label}: {err} in {field_name}") from None
         if not found and encoded:
             text, encoded = value, False
             try:
-                found = find_placeholders(text, generic=self.generic)
+                found = find_placeholders(self.shield.blank(text), generic=self.generic)
             except PlaceholderSyntaxError as err:
                 raise InputError(f"{self.plan.label}: {err} in {field_name}") from None
         if not found:

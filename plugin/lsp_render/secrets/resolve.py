@@ -104,6 +104,7 @@ def resolve_string(
     where: str,
     field: str,
     mask: bool,
+    written: list[Any] | None = None,
 ) -> Any:
     """Substitute every placeholder of ``text``.
 
@@ -121,6 +122,9 @@ def resolve_string(
         The field (``data.password``), for messages.
     mask
         Write ``********`` instead of each value (still resolving it).
+    written
+        Receives each placeholder's value as it was written (for the values of
+        ``resolveInValues``, which must never be scanned again).
 
     Returns
     -------
@@ -136,6 +140,8 @@ def resolve_string(
         A secret is missing or unreadable, or a modifier failed on its value.
     """
     values = [_value(bound, results, where, field) for bound in bounds]
+    if written is not None and not mask:
+        written.extend(values)
     if len(bounds) == 1 and not isinstance(values[0], str):
         only = bounds[0].placeholder
         whole = not text[: only.start].strip() and not text[only.end :].strip()
