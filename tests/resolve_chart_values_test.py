@@ -74,7 +74,7 @@ def test_case2_the_charts_own_values_are_resolved(tmp_path: Path) -> None:
     assert secret["stringData"] == {
         "upper": PASSWORD.upper(),
         "dsn": f"postgres://app:{PASSWORD}@db:5432/app",
-        "hosts": "a.example,b.example",
+        "hosts": "A.EXAMPLE,B.EXAMPLE",
         "plain": "untouched",
     }
     assert PASSWORD not in result.stderr

@@ -240,3 +240,21 @@ def test_case4_yaml_parse_alias_bomb_is_refused(tmp_path: Path) -> None:
         _render(text, {"secret/app": {"y": "\n".join(lines)}}, tmp_path)
     assert caught.value.exit_code == ExitCode.BAD_INPUT
     assert "nodes" in str(caught.value)
+
+
+def test_case3_a_marker_broken_by_the_wrapping_is_still_found(tmp_path: Path) -> None:
+    """Wrapped at a width that is no multiple of 4 (``fold -w 70``), a marker can break."""
+    placeholder = "<path:secret/app#password>"
+    markers = ("PHBh", "YXRo", "cGF0")
+    for pad in range(80):
+        flat = base64.b64encode(("x" * pad + placeholder).encode()).decode()
+        encoded = "".join(flat[i : i + 70] + "\n" for i in range(0, len(flat), 70))
+        if not any(m in encoded for m in markers) and any(m in flat for m in markers):
+            break
+    else:  # pragma: no cover - some padding always splits the marker
+        pytest.fail("no padding splits the marker at a line end")
+    block = textwrap.indent(encoded, "    ")
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: |\n{block}"
+    out = _render(text, {"secret/app": {"password": "hunter2"}}, tmp_path)
+    decoded = base64.b64decode(yaml.safe_load(out)["data"]["k"]).decode()
+    assert decoded == "x" * pad + "hunter2"
