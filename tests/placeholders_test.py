@@ -97,7 +97,6 @@ def test_placeholder_that_lost_its_closing_bracket_is_an_error(text: str) -> Non
         "<path:kv/a>",
         "<path:#k>",
         "<path:kv/a#>",
-        "<path:kv/a#k#x>",
         "<path:kv/a#k#1#2>",
         "<path:kv/a#k | frobnicate>",
         "<path:kv/a#k |>",

@@ -160,8 +160,9 @@ def render(request: RenderRequest) -> list[Document]:
     """
     the_plan = plan(request)
     secret_texts: set[str] = set()
+    shielded: set[str] = set()
     try:
-        docs = _render_kind(request, the_plan, secret_texts)
+        docs = _render_kind(request, the_plan, secret_texts, shielded)
     except LspRenderError as exc:
         if not secret_texts:
             raise
@@ -173,7 +174,8 @@ def render(request: RenderRequest) -> list[Document]:
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 
-    docs = secrets.substitute_documents(docs, request)
+    # what resolveInValues put into the chart is content, never scanned again (SPEC 5)
+    docs = secrets.substitute_documents(docs, request, shielded=shielded)
     check_output_size(docs, request)
     return docs
 
@@ -234,7 +236,7 @@ def _redacted(exc: LspRenderError, secret_texts: set[str]) -> LspRenderError:
 
 
 def _render_kind(
-    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str]
+    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str], shielded: set[str]
 ) -> list[Document]:
     config = the_plan.config
     if the_plan.kind is AppKind.PLAIN:
@@ -247,7 +249,7 @@ def _render_kind(
             label=request.label,
         )
     if the_plan.kind is AppKind.HELM:
-        return _render_helm(request, the_plan, secret_texts)
+        return _render_helm(request, the_plan, secret_texts, shielded)
     from lsp_render.sources import kustomize
 
     kustomize_dir = request.app_dir
@@ -269,15 +271,16 @@ def _render_kind(
     with kustomize.HybridBuild(
         kustomize_dir, request.repo_root, label=request.label, environ=request.environ
     ) as hybrid:
-        return hybrid.build(_render_helm(request, the_plan, secret_texts))
+        return hybrid.build(_render_helm(request, the_plan, secret_texts, shielded))
 
 
 def _render_helm(
-    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str]
+    request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str], shielded: set[str]
 ) -> list[Document]:
     from lsp_render.sources.helm import render_chart
 
-    return render_chart(helm_inputs(request, the_plan, secret_texts=secret_texts))
+    inputs = helm_inputs(request, the_plan, secret_texts=secret_texts, shielded=shielded)
+    return render_chart(inputs)
 
 
 def helm_inputs(
@@ -286,6 +289,7 @@ def helm_inputs(
     *,
     secret_texts: set[str] | None = None,
     resolve_secrets: bool = True,
+    shielded: set[str] | None = None,
 ) -> HelmInputs:
     """Decide every input of the Helm render (flags > parameters > config > environment).
 
@@ -296,6 +300,9 @@ def helm_inputs(
     secret_texts
         Receives every value string that came from a secret (``resolveInValues``),
         so that error messages can be scrubbed of them.
+    shielded
+        Receives every string a secret put into the values (``resolveInValues``),
+        which the final substitution must not scan again.
     resolve_secrets
         Resolve placeholders in values when the config asks for it (``init``
         needs only the chart and passes False: no Vault traffic).
@@ -346,9 +353,13 @@ def helm_inputs(
     values: dict[str, Any] = dict(helm.values)
     files: tuple[Path, ...] = tuple(value_files)
     if config is not None and config.secrets.resolve_in_values and resolve_secrets:
-        values, resolved = _resolved_values(request, value_files, values)
+        values, resolved, written = _resolved_values(
+            request, value_files, values, chart_dir, chart_root
+        )
         if secret_texts is not None:
             secret_texts.update(resolved)
+        if shielded is not None:
+            shielded.update(written)
         files = ()
     return HelmInputs(
         chart_dir=chart_dir,
@@ -423,20 +434,40 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _resolved_values(
-    request: RenderRequest, value_files: list[Path], inline: dict[str, Any]
-) -> tuple[dict[str, Any], set[str]]:
-    """Resolve placeholders in the merged values; also return the strings that changed."""
+    request: RenderRequest,
+    value_files: list[Path],
+    inline: dict[str, Any],
+    chart_dir: Path,
+    chart_root: Path,
+) -> tuple[dict[str, Any], set[str], set[str]]:
+    """Resolve placeholders in the merged values (the chart's own defaults included).
+
+    Also return the strings that changed and the strings the secrets wrote.
+    """
     from lsp_render import secrets
+    from lsp_render.secrets.values import placeholder_overlay
     from lsp_render.sources.helm import load_values_file, merge_values
 
     merged: dict[str, Any] = {}
+    own = chart_dir / "values.yaml"
+    if own.is_file() and own.resolve() not in {path.resolve() for path in value_files}:
+        # The chart's own defaults: Helm reads them itself, so the parts holding
+        # placeholders go under the user's values, resolved (nothing is written).
+        own = resolve_inside(chart_root, chart_dir, "values.yaml", what=f"{request.label}: chart")
+        overlay = placeholder_overlay(load_values_file(own, label=_rel(own, request.repo_root)))
+        if isinstance(overlay, dict):
+            merged = overlay
     for path in value_files:
         merged = merge_values(merged, load_values_file(path, label=_rel(path, request.repo_root)))
     merged = merge_values(merged, inline)
-    resolved = secrets.resolve_values(merged, request, source=f"{request.label} (Helm values)")
+    written: set[str] = set()
+    resolved = secrets.resolve_values(
+        merged, request, source=f"{request.label} (Helm values)", written=written
+    )
     changed: set[str] = set()
     _changed_strings(merged, resolved, changed)
-    return resolved, changed
+    changed.update(text for text in written if len(text) >= 3)
+    return resolved, changed, written
 
 
 def _changed_strings(before: Any, after: Any, out: set[str]) -> None:

@@ -20,11 +20,10 @@ Nothing heavy is imported here at module level (no hvac, no YAML parser, no Jinj
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lsp_render.core.errors import BackendUnavailableError, InputError, PolicyError
+from lsp_render.core.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
     from lsp_render.core.context import RenderRequest
@@ -43,6 +42,7 @@ def substitute_documents(
     request: RenderRequest,
     *,
     backend_factory: BackendFactory | None = None,
+    shielded: Collection[str] = (),
 ) -> list[Document]:
     """Substitute the placeholders of a rendered stream.
 
@@ -55,6 +55,10 @@ def substitute_documents(
     backend_factory
         Called (once, after the policy checks) instead of choosing the backend from
         ``request``; never called when there is no placeholder.
+    shielded
+        Texts that came from secrets before the render (``resolveInValues``):
+        placeholders inside them, plain or JSON-escaped, are their content, never
+        expanded again (SPEC 5).
 
     Returns
     -------
@@ -82,10 +86,12 @@ def substitute_documents(
     if not candidates:
         return out  # without importing the parser, the modifiers and their JSONPath
     from lsp_render.secrets.document import apply_plan, plan_document
+    from lsp_render.secrets.shield import Shield
 
+    shield = Shield.of(shielded)
     plans = []
     for index in candidates:
-        plan = plan_document(out[index], request.environ)
+        plan = plan_document(out[index], request.environ, shield=shield)
         if plan is not None:
             plans.append((index, plan))
     if not plans:
@@ -106,6 +112,7 @@ def resolve_values(
     *,
     source: str,
     backend_factory: BackendFactory | None = None,
+    written: set[str] | None = None,
 ) -> dict[str, Any]:
     """Substitute inline placeholders in Helm values before the chart renders.
 
@@ -119,6 +126,9 @@ def resolve_values(
         Names the values in messages (``app (Helm values)``).
     backend_factory
         As for :func:`substitute_documents`.
+    written
+        Receives every string a secret put into the values; pass them to
+        :func:`substitute_documents` as ``shielded``.
 
     Returns
     -------
@@ -141,7 +151,7 @@ def resolve_values(
     refs = {bound.ref for site in sites for bound in site.bounds}
     results = _read_all(refs, request, example=source, factory=backend_factory)
     return substitute_values(
-        values, sites, results, source=source, mask=request.secrets.mask_secrets
+        values, sites, results, source=source, mask=request.secrets.mask_secrets, written=written
     )
 
 
@@ -194,9 +204,10 @@ def open_backend(
         No backend is configured.
     """
     from lsp_render.secrets import policy
+    from lsp_render.secrets.path_validation import validate_paths
 
     role = policy.enforce(paths, request)
-    _validate_paths(paths, request.environ)
+    validate_paths(paths, request.environ)
     if factory is not None:
         return factory()
     if request.secrets.secrets_file is not None:
@@ -212,18 +223,3 @@ def open_backend(
         "(with Vault credentials), pass --secrets-file FILE, or pass --no-secrets to leave "
         "placeholders as they are"
     )
-
-
-def _validate_paths(paths: Sequence[str], environ: Mapping[str, str]) -> None:
-    pattern_text = environ.get("AVP_PATH_VALIDATION")
-    if not pattern_text:
-        return
-    try:
-        pattern = re.compile(pattern_text)
-    except re.error as err:
-        raise InputError(f"AVP_PATH_VALIDATION is not a valid regular expression: {err}") from None
-    for path in paths:
-        if pattern.search(path) is None:
-            raise PolicyError(
-                f"the path {path} is disallowed by the AVP_PATH_VALIDATION restriction"
-            )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,17 +27,20 @@ from typing import Any
 
 import yaml
 
-from lsp_render.core.errors import InputError
+from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.manifests import Document
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
+    Placeholder,
     PlaceholderSyntaxError,
     find_placeholders,
+    kv_read_version,
     might_hold_placeholder,
 )
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
+from lsp_render.secrets.shield import Shield
 from lsp_render.secrets.yamltext import replacement_text
 
 __all__ = [
@@ -55,7 +59,6 @@ REMOVE_MISSING_ANNOTATION = ANNOTATION_PREFIX + "remove-missing"
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_VERSION = re.compile(r"[0-9]+")
 _PROPERTIES = re.compile(r"(?:[&!][^ \t\r\n]*[ \t\r\n]+)+")
 
 
@@ -71,6 +74,7 @@ class _Site:
     flow: bool
     indent: int
     key_node: yaml.Node | None  # set for a map value that remove-missing may drop
+    parent: yaml.MappingNode | None  # the map holding it, when remove-missing may drop it
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ class DocumentPlan:
     sites: list[_Site] = field(default_factory=list)
     refs: set[SecretRef] = field(default_factory=set)
     stringify_all: bool = False
+    shared: set[int] = field(default_factory=set)  # ids of nodes an alias repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +169,12 @@ def _settings(
         kv = _kv_version(environ["AVP_KV_VERSION"], "AVP_KV_VERSION")
     secret_version = annotations.get(SECRET_VERSION_ANNOTATION)
     if secret_version is not None:
-        secret_version = secret_version.strip()
-        if not _VERSION.fullmatch(secret_version):
-            raise InputError(f"{label}: {SECRET_VERSION_ANNOTATION} must be a number")
+        try:
+            secret_version = kv_read_version(
+                secret_version.strip(), kv, what=f"{label}: {SECRET_VERSION_ANNOTATION}"
+            )
+        except PlaceholderSyntaxError:
+            raise InputError(f"{label}: {SECRET_VERSION_ANNOTATION} must be a number") from None
     remove_missing = annotations.get(REMOVE_MISSING_ANNOTATION, "").strip() in _TRUE
     if remove_missing and kind not in ("Secret", "ConfigMap"):
         raise InputError(
@@ -184,7 +192,9 @@ def _settings(
     )
 
 
-def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | None:
+def plan_document(
+    doc: Document, environ: Mapping[str, str], *, shield: Shield | None = None
+) -> DocumentPlan | None:
     """Find the placeholders of one document.
 
     Parameters
@@ -193,6 +203,8 @@ def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | N
         A document that :func:`is_candidate` flagged.
     environ
         The sidecar's environment (``AVP_KV_VERSION``).
+    shield
+        Texts resolved before the render, whose placeholders are content.
 
     Returns
     -------
@@ -215,7 +227,7 @@ def plan_document(doc: Document, environ: Mapping[str, str]) -> DocumentPlan | N
     kind = _scalar(_get(root, "kind"))
     settings = _settings(annotations, kind, label, environ)
     plan = DocumentPlan(doc, label, stringify_all=settings.configmap)
-    _Walker(plan, settings).walk(root, [], flow=False, data_map=False)
+    _Walker(plan, settings, shield or Shield()).walk(root, [], flow=False, data_map=False)
     return plan if plan.sites else None
 
 
@@ -227,14 +239,17 @@ def _field_name(path: list[str | int]) -> str:
 
 
 class _Walker:
-    def __init__(self, plan: DocumentPlan, settings: _Settings) -> None:
+    def __init__(self, plan: DocumentPlan, settings: _Settings, shield: Shield) -> None:
         self.plan = plan
         self.settings = settings
+        self.shield = shield
         self.generic = settings.generic_path is not None
         self.seen: set[int] = set()
+        self.keys: set[int] = set()
 
     def walk(self, node: yaml.Node, path: list[str | int], *, flow: bool, data_map: bool) -> None:
         if id(node) in self.seen:
+            self.plan.shared.add(id(node))
             return
         self.seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -242,6 +257,9 @@ class _Walker:
             is_secret_data = self.settings.secret and not path
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                if id(key_node) in self.keys:
+                    self.plan.shared.add(id(key_node))
+                self.keys.add(id(key_node))
                 if isinstance(value_node, yaml.ScalarNode):
                     self.scalar(
                         value_node,
@@ -250,6 +268,7 @@ class _Walker:
                         indent=key_node.start_mark.column + 2,
                         key_node=key_node,
                         base64_ok=data_map,
+                        parent=node,
                     )
                 else:
                     self.walk(
@@ -269,6 +288,7 @@ class _Walker:
                         indent=item.start_mark.column,
                         key_node=None,
                         base64_ok=False,
+                        parent=None,
                     )
                 else:
                     self.walk(item, [*path, index], flow=inner_flow, data_map=False)
@@ -282,10 +302,14 @@ class _Walker:
         indent: int,
         key_node: yaml.Node | None,
         base64_ok: bool,
+        parent: yaml.MappingNode | None,
     ) -> None:
-        if node.tag != _STR_TAG or id(node) in self.seen:
+        if id(node) in self.seen:
+            self.plan.shared.add(id(node))
             return
         self.seen.add(id(node))
+        if node.tag != _STR_TAG:
+            return
         value: str = node.value
         text = value
         encoded = False
@@ -297,28 +321,20 @@ class _Walker:
             return
         field_name = _field_name(path)
         try:
-            found = find_placeholders(text, generic=self.generic)
+            found = find_placeholders(self.shield.blank(text), generic=self.generic)
         except PlaceholderSyntaxError as err:
             raise InputError(f"{self.plan.label}: {err} in {field_name}") from None
         if not found and encoded:
             text, encoded = value, False
             try:
-                found = find_placeholders(text, generic=self.generic)
+                found = find_placeholders(self.shield.blank(text), generic=self.generic)
             except PlaceholderSyntaxError as err:
                 raise InputError(f"{self.plan.label}: {err} in {field_name}") from None
         if not found:
             return
         bounds = []
         for placeholder in found:
-            if placeholder.path is not None:
-                ref = SecretRef(placeholder.path, placeholder.version, self.settings.kv_version)
-            else:
-                assert self.settings.generic_path is not None  # noqa: S101 - generic only then
-                ref = SecretRef(
-                    self.settings.generic_path,
-                    self.settings.secret_version,
-                    self.settings.kv_version,
-                )
+            ref = self.ref(placeholder, field_name)
             bounds.append(Bound(placeholder, ref))
             self.plan.refs.add(ref)
         removable = self.settings.remove_missing and key_node is not None
@@ -332,13 +348,36 @@ class _Walker:
                 flow=flow,
                 indent=indent,
                 key_node=key_node if removable else None,
+                parent=parent if removable else None,
             )
         )
 
+    def ref(self, placeholder: Placeholder, field_name: str) -> SecretRef:
+        kv = self.settings.kv_version
+        if placeholder.path is None:
+            assert self.settings.generic_path is not None  # noqa: S101 - generic only then
+            return SecretRef(self.settings.generic_path, self.settings.secret_version, kv)
+        try:
+            version = kv_read_version(
+                placeholder.version, kv, what=f"{self.plan.label}: {placeholder.label}"
+            )
+        except PlaceholderSyntaxError as err:
+            raise InputError(
+                f"{self.plan.label}: malformed placeholder {placeholder.label}: {err} "
+                f"in {field_name}"
+            ) from None
+        return SecretRef(placeholder.path, version, kv)
+
 
 def _decode_base64(value: str) -> str | None:
+    """Decode as Go's ``base64.StdEncoding`` does (and AVP with it): line breaks are skipped.
+
+    A ``data`` value wrapped over lines (a ``|`` block, as ``base64`` prints it)
+    decodes; any other character outside the alphabet, or bad padding, does not.
+    """
     try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
+        compact = value.replace("\r", "").replace("\n", "")
+        return base64.b64decode(compact, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return None
 
@@ -348,31 +387,10 @@ def _line_rest(text: str, index: int) -> str:
     return text[index : end if end >= 0 else len(text)]
 
 
-def _flow_entry_span(text: str, key_node: yaml.Node, value_node: yaml.Node) -> tuple[int, int]:
-    """Span of a flow-mapping entry with the comma that separates it from a neighbour."""
-    start, end = key_node.start_mark.index, value_node.end_mark.index
-    after = end
-    while after < len(text) and text[after] in " \t\r\n":
-        after += 1
-    if after < len(text) and text[after] == ",":
-        after += 1
-        while after < len(text) and text[after] in " \t":
-            after += 1
-        return start, after
-    before = start
-    while before > 0 and text[before - 1] in " \t\r\n":
-        before -= 1
-    if before > 0 and text[before - 1] == ",":
-        return before - 1, end
-    return start, end
-
-
-def _entry_span(
-    text: str, key_node: yaml.Node, value_node: yaml.Node, *, flow: bool
+def _block_entry_span(
+    text: str, key_node: yaml.Node, value_node: yaml.Node
 ) -> tuple[int, int] | None:
-    """Span of a mapping entry: whole lines in a block mapping, or None when it shares one."""
-    if flow:
-        return _flow_entry_span(text, key_node, value_node)
+    """Span of a block-mapping entry as whole lines, or None when it shares a line."""
     start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     if text[start : key_node.start_mark.index].strip():
         return None
@@ -383,6 +401,103 @@ def _entry_span(
             return None
         end = min(len(text), end + len(rest) + 1)
     return start, end
+
+
+def _flow_removal_spans(
+    text: str, entries: list[tuple[yaml.Node, yaml.Node]], removed: list[int]
+) -> list[tuple[int, int]]:
+    """Spans that cut entries out of a flow mapping, one per run of adjacent entries.
+
+    A run followed by a kept entry goes from its first key to that entry's key (its
+    commas and comments with it); a run that ends the mapping goes from the end of
+    the entry before it; a run of every entry leaves ``{}``. The spans are disjoint
+    by construction, however many neighbours go.
+    """
+    spans: list[tuple[int, int]] = []
+    last = len(entries) - 1
+    index = 0
+    while index < len(removed):
+        first = removed[index]
+        while index + 1 < len(removed) and removed[index + 1] == removed[index] + 1:
+            index += 1
+        end_entry = removed[index]
+        index += 1
+        if end_entry < last:
+            spans.append(
+                (entries[first][0].start_mark.index, entries[end_entry + 1][0].start_mark.index)
+            )
+        elif first > 0:
+            spans.append(
+                (entries[first - 1][1].end_mark.index, entries[end_entry][1].end_mark.index)
+            )
+        else:
+            end = entries[end_entry][1].end_mark.index
+            after = end
+            while after < len(text) and text[after] in " \t\r\n":
+                after += 1
+            if after < len(text) and text[after] == ",":
+                end = after + 1
+            spans.append((entries[0][0].start_mark.index, end))
+    return spans
+
+
+def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int, str]]:
+    """Edits that drop the entries of ``gone`` (remove-missing), grouped by their map."""
+    text = plan.doc.text
+    edits: list[tuple[int, int, str]] = []
+    by_parent: dict[int, tuple[yaml.MappingNode, bool, set[int]]] = {}
+    for site in gone:
+        assert site.parent is not None and site.key_node is not None  # noqa: S101 - removable
+        if id(site.node) in plan.shared or id(site.key_node) in plan.shared:
+            raise InputError(
+                f"{plan.label}: cannot remove {site.field} (remove-missing): an alias elsewhere "
+                "in the document repeats it"
+            )
+        position = next(i for i, (key, _) in enumerate(site.parent.value) if key is site.key_node)
+        by_parent.setdefault(id(site.parent), (site.parent, site.flow, set()))[2].add(position)
+    for parent, flow, positions in by_parent.values():
+        entries = list(parent.value)
+        if flow:
+            edits.extend(
+                (a, b, "") for a, b in _flow_removal_spans(text, entries, sorted(positions))
+            )
+            continue
+        for position in sorted(positions):
+            key_node, value_node = entries[position]
+            span = _block_entry_span(text, key_node, value_node)
+            if span is None:
+                field_name = next(s.field for s in gone if s.key_node is key_node)
+                raise InputError(
+                    f"{plan.label}: cannot remove {field_name} (remove-missing needs each "
+                    "entry of a block mapping on lines of its own)"
+                )
+            edits.append((span[0], span[1], ""))
+    return edits
+
+
+def _replacement_edit(plan: DocumentPlan, site: _Site, value: Any) -> tuple[int, int, str]:
+    text = plan.doc.text
+    node = site.node
+    if site.base64:
+        value = base64.b64encode(stringify(value).encode()).decode("ascii")
+    elif plan.stringify_all:
+        value = stringify(value)
+    start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:  # an anchor or a tag stays in front of the new value
+        start = properties.end()
+    return (
+        start,
+        end,
+        replacement_text(
+            value,
+            original=text[start:end],
+            style=node.style,
+            flow=site.flow,
+            indent=site.indent,
+            line_rest=_line_rest(text, end),
+        ),
+    )
 
 
 def apply_plan(
@@ -411,10 +526,9 @@ def apply_plan(
     InputError
         An entry ``remove-missing`` must drop cannot be cut out of the text.
     """
-    text = plan.doc.text
     edits: list[tuple[int, int, str]] = []
+    gone: list[_Site] = []
     for site in plan.sites:
-        node = site.node
         try:
             value: Any = resolve_string(
                 site.text, site.bounds, results, where=plan.label, field=site.field, mask=mask
@@ -422,36 +536,21 @@ def apply_plan(
         except MissingKeyError:
             if site.key_node is None:
                 raise
-            span = _entry_span(text, site.key_node, node, flow=site.flow)
-            if span is None:
-                raise InputError(
-                    f"{plan.label}: cannot remove {site.field} (remove-missing needs each "
-                    "entry of a block mapping on lines of its own)"
-                ) from None
-            edits.append((span[0], span[1], ""))
+            gone.append(site)
             continue
-        if site.base64:
-            value = base64.b64encode(stringify(value).encode()).decode("ascii")
-        elif plan.stringify_all:
-            value = stringify(value)
-        start, end = node.start_mark.index, node.end_mark.index
-        properties = _PROPERTIES.match(text, start, end)
-        if properties is not None:  # an anchor or a tag stays in front of the new value
-            start = properties.end()
-        edits.append(
-            (
-                start,
-                end,
-                replacement_text(
-                    value,
-                    original=text[start:end],
-                    style=node.style,
-                    flow=site.flow,
-                    indent=site.indent,
-                    line_rest=_line_rest(text, end),
-                ),
-            )
-        )
-    for start, end, new in sorted(edits, reverse=True):
-        text = text[:start] + new + text[end:]
-    return plan.doc.with_text(text)
+        edits.append(_replacement_edit(plan, site, value))
+    if gone:
+        edits.extend(_removal_edits(plan, gone))
+    edits.sort()
+    for (_, end, _), (start, _, _) in itertools.pairwise(edits):
+        if start < end:  # pragma: no cover - the spans are disjoint by construction
+            raise RenderError(f"{plan.label}: overlapping substitutions (a bug in lsp-render)")
+    text = plan.doc.text
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, new in edits:
+        pieces.append(text[cursor:start])
+        pieces.append(new)
+        cursor = end
+    pieces.append(text[cursor:])
+    return plan.doc.with_text("".join(pieces))

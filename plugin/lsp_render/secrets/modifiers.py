@@ -6,7 +6,8 @@
 - ``jsonPath TEMPLATE``: Kubernetes JSONPath over the value (a string is JSON-parsed
   first), giving a string; the template is kept as written (AVP collapses its blanks);
 - ``jsonParse``: JSON text to a value;
-- ``yamlParse``: YAML text to a value (JSON-like: keys and timestamps become strings);
+- ``yamlParse``: YAML text to a value (JSON-like: keys become strings, timestamps stay
+  as written; a value whose aliases loop or explode is refused);
 - ``indent N``: later lines indented by N spaces; blank lines stay empty and inner
   indentation is kept (AVP trims lines and drops blank ones);
 - ``sha256sum``: lowercase hex SHA-256 of a string.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,8 @@ from typing import Any
 
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.jsonpath import JSONPath, JSONPathError
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 __all__ = ["MODIFIERS", "Modifier", "ModifierError", "apply_modifiers", "parse_modifier"]
 
@@ -37,7 +41,19 @@ MODIFIERS = frozenset(
 
 
 class ModifierError(ValueError):
-    """A modifier failed on a value (the message holds no value)."""
+    """A modifier failed on a value (the message holds no value).
+
+    Parameters
+    ----------
+    message
+        What went wrong.
+    bad_input
+        The value is unusable input (exit 2), not a failed render (exit 1).
+    """
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,26 +206,65 @@ def _json_loads(name: str, text: str) -> Any:
         ) from None
 
 
+_MAX_NODES = 1_000_000
+"""Nodes a ``yamlParse`` value may expand to (aliases can multiply a small text)."""
+
+
+@functools.cache
+def _loader() -> type:
+    """Return a safe loader that keeps timestamps as the strings they are written as.
+
+    go-yaml (through ``sigs.k8s.io/yaml``) gives a plain timestamp as its text when
+    it decodes into a generic value; converting it to a ``datetime`` and back
+    would rewrite it (``2001-12-14t21:59:43.10-05:00`` ->
+    ``2001-12-14T21:59:43.100000-05:00``). Built on first use: PyYAML is not
+    imported by a render without ``yamlParse``.
+    """
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    resolvers = {
+        first: [(tag, regexp) for tag, regexp in entries if tag != _TIMESTAMP_TAG]
+        for first, entries in base.yaml_implicit_resolvers.items()
+    }
+    return type("NoTimestampLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
 def _yaml_loads(text: str) -> Any:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
         position = yaml_error_position(err)
         where = f" at line {position[0]} column {position[1]}" if position is not None else ""
         raise ModifierError(f"yamlParse: value is not valid YAML{where}") from None
-    return _jsonable(data)
+    return _jsonable(data, [], [0])
 
 
-def _jsonable(value: Any) -> Any:
-    """Make YAML data JSON-like, as sigs.k8s.io/yaml does (string keys, string timestamps)."""
-    if isinstance(value, Mapping):
-        return {_scalar_key(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dt.datetime | dt.date):
+def _jsonable(value: Any, stack: list[int], count: list[int]) -> Any:
+    """Make YAML data JSON-like, as sigs.k8s.io/yaml does (string keys, no cycles)."""
+    count[0] += 1
+    if count[0] > _MAX_NODES:
+        raise ModifierError(
+            f"yamlParse: value expands to more than {_MAX_NODES} nodes (through aliases)",
+            bad_input=True,
+        )
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        if id(value) in stack:
+            raise ModifierError("yamlParse: value holds an alias to itself", bad_input=True)
+        stack.append(id(value))
+        try:
+            if isinstance(value, Mapping):
+                return {
+                    _scalar_key(key): _jsonable(item, stack, count) for key, item in value.items()
+                }
+            if isinstance(value, set | frozenset):  # !!set: a map of keys to null
+                return {_scalar_key(key): None for key in value}
+            return [_jsonable(item, stack, count) for item in value]
+        finally:
+            stack.pop()
+    if isinstance(value, dt.datetime | dt.date):  # an explicit !!timestamp
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")

@@ -3,7 +3,8 @@ r"""The AVP placeholder grammar: find and parse placeholders in one string.
 Forms (see ``reference/avp.md``):
 
 - inline ``<path:PATH#KEY>`` and ``<path:PATH#KEY#VERSION>``; PATH holds no ``#``,
-  KEY is trimmed of blanks, VERSION is a number;
+  KEY is trimmed of blanks, VERSION is a number (ignored on KV v1, whatever it is:
+  :func:`kv_read_version`);
 - generic ``<KEY>``, looked for only when the resource carries
   ``avp.kubernetes.io/path`` (``generic=True``);
 - either followed by modifiers: ``<path:a#b | jsonPath {.x} | base64encode>``;
@@ -20,6 +21,7 @@ quotes for the same reason. Generic placeholders, like AVP's, do not span lines.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 
@@ -29,8 +31,11 @@ __all__ = [
     "Placeholder",
     "PlaceholderSyntaxError",
     "find_placeholders",
+    "kv_read_version",
     "might_hold_placeholder",
 ]
+
+_log = logging.getLogger(__name__)
 
 _OPENERS = re.compile(r"<|\\u003[cC]")
 _ESCAPED_CLOSE = re.compile(r"\\u003[eE]")
@@ -88,6 +93,44 @@ def might_hold_placeholder(text: str, *, generic: bool) -> bool:
     if generic:
         return "<" in text or "\\u003" in text
     return "<path:" in text or "u003cpath:" in text or "u003Cpath:" in text
+
+
+def kv_read_version(version: str | None, kv_version: int | None, *, what: str) -> str | None:
+    """Return the secret version a read uses: none on KV v1, else a number or none.
+
+    KV v1 has no versions, and AVP ignores a version there (``pkg/backends/vault.go``:
+    ``version`` is honoured only with KV v2), whatever its text: AVP's own fixtures
+    write ``<path:secret/testing#key#version>`` under ``kv-version: "1"``. With KV v2,
+    or a KV version detected per mount, the version must be a number.
+
+    Parameters
+    ----------
+    version
+        The version as written (a placeholder's third part, or the
+        ``avp.kubernetes.io/secret-version`` annotation), or ``None``.
+    kv_version
+        ``1`` or ``2`` from the annotation or ``AVP_KV_VERSION``, or ``None``.
+    what
+        Names the version in the verbose note.
+
+    Returns
+    -------
+    str or None
+        The version to read, or ``None`` for the latest.
+
+    Raises
+    ------
+    PlaceholderSyntaxError
+        The version is not a number (and the KV version is not 1).
+    """
+    if version is None:
+        return None
+    if kv_version == 1:
+        _log.debug("%s: version ignored, KV v1 has no versions (as in AVP)", what)
+        return None
+    if not _VERSION.fullmatch(version):
+        raise PlaceholderSyntaxError("version must be a number")
+    return version
 
 
 def find_placeholders(text: str, *, generic: bool) -> list[Placeholder]:
@@ -222,10 +265,11 @@ def _parse(written: str, raw: str, start: int, end: int, *, escaped: bool) -> Pl
             raise PlaceholderSyntaxError(
                 f"malformed placeholder {_excerpt(written)}: empty path or key"
             )
-        if version is not None and not _VERSION.fullmatch(version):
+        if version == "":
             raise PlaceholderSyntaxError(
                 f"malformed placeholder {_excerpt(written)}: version must be a number"
             )
+        # any other version text is checked against the KV version (kv_read_version)
         return Placeholder(written, start, end, path, key, version, modifiers, escaped)
     return Placeholder(written, start, end, None, head, None, modifiers, escaped)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lsp_render.core.errors import SecretError
+from lsp_render.core.errors import InputError, SecretError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.jsonpath import format_value, go_json
 from lsp_render.secrets.modifiers import ModifierError, apply_modifiers
@@ -85,9 +85,8 @@ def _value(bound: Bound, results: Mapping[SecretRef, SecretResult], where: str, 
     try:
         return apply_modifiers(value, placeholder.modifiers)
     except ModifierError as err:
-        raise SecretError(
-            f"{where}: {err} for placeholder {placeholder.label} in {field}"
-        ) from None
+        error = InputError if err.bad_input else SecretError
+        raise error(f"{where}: {err} for placeholder {placeholder.label} in {field}") from None
 
 
 def _masked(placeholder: Placeholder) -> str:
@@ -105,6 +104,7 @@ def resolve_string(
     where: str,
     field: str,
     mask: bool,
+    written: list[Any] | None = None,
 ) -> Any:
     """Substitute every placeholder of ``text``.
 
@@ -122,6 +122,9 @@ def resolve_string(
         The field (``data.password``), for messages.
     mask
         Write ``********`` instead of each value (still resolving it).
+    written
+        Receives each placeholder's value as it was written (for the values of
+        ``resolveInValues``, which must never be scanned again).
 
     Returns
     -------
@@ -137,6 +140,8 @@ def resolve_string(
         A secret is missing or unreadable, or a modifier failed on its value.
     """
     values = [_value(bound, results, where, field) for bound in bounds]
+    if written is not None and not mask:
+        written.extend(values)
     if len(bounds) == 1 and not isinstance(values[0], str):
         only = bounds[0].placeholder
         whole = not text[: only.start].strip() and not text[only.end :].strip()

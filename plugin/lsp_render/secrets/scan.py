@@ -32,4 +32,12 @@ def is_candidate(text: str) -> bool:
         return True
     if ANNOTATION_PREFIX in text:
         return True
-    return "Secret" in text and any(marker in text for marker in _BASE64_MARKERS)
+    if "Secret" not in text:
+        return False
+    if any(marker in text for marker in _BASE64_MARKERS):
+        return True
+    # base64 wrapped over lines (a ``|`` block) may break a marker at a line end
+    if "\n" not in text:
+        return False
+    compact = "".join(text.split())
+    return any(marker in compact for marker in _BASE64_MARKERS)

@@ -17,11 +17,12 @@ from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.placeholders import (
     PlaceholderSyntaxError,
     find_placeholders,
+    kv_read_version,
     might_hold_placeholder,
 )
-from lsp_render.secrets.resolve import Bound, resolve_string
+from lsp_render.secrets.resolve import Bound, resolve_string, stringify
 
-__all__ = ["ValueSite", "plan_values", "substitute_values"]
+__all__ = ["ValueSite", "placeholder_overlay", "plan_values", "substitute_values"]
 
 _Key = str | int
 
@@ -82,8 +83,21 @@ def plan_values(values: Any, environ: Mapping[str, str], *, source: str) -> list
             except PlaceholderSyntaxError as err:
                 raise InputError(f"{source}: {err} in {site.field}") from None
             if found:
-                bounds = tuple(Bound(p, SecretRef(p.path or "", p.version, kv)) for p in found)
-                sites.append(ValueSite(path, node, bounds))
+                bounds = []
+                for placeholder in found:
+                    try:
+                        version = kv_read_version(
+                            placeholder.version, kv, what=f"{source}: {placeholder.label}"
+                        )
+                    except PlaceholderSyntaxError as err:
+                        raise InputError(
+                            f"{source}: malformed placeholder {placeholder.label}: {err} "
+                            f"in {site.field}"
+                        ) from None
+                    bounds.append(
+                        Bound(placeholder, SecretRef(placeholder.path or "", version, kv))
+                    )
+                sites.append(ValueSite(path, node, tuple(bounds)))
         elif isinstance(node, Mapping):
             stack.extend(((*path, str(key)), item) for key, item in reversed(list(node.items())))
         elif isinstance(node, list | tuple):
@@ -98,6 +112,7 @@ def substitute_values(
     *,
     source: str,
     mask: bool,
+    written: set[str] | None = None,
 ) -> dict[str, Any]:
     """Return a copy of ``values`` with every site substituted.
 
@@ -113,21 +128,79 @@ def substitute_values(
         Names the values in messages.
     mask
         Write ``********`` for every value.
+    written
+        Receives every string a secret put into the values (each placeholder's
+        value, the strings inside a structured one, and its JSON text): the
+        rendered manifests are not scanned inside them again (SPEC 5).
 
     Returns
     -------
     dict
         The substituted copy.
     """
+    values_written: list[Any] = []
     replacements = {
         site.path: resolve_string(
-            site.text, site.bounds, results, where=source, field=site.field, mask=mask
+            site.text,
+            site.bounds,
+            results,
+            where=source,
+            field=site.field,
+            mask=mask,
+            written=values_written,
         )
         for site in sites
     }
+    if written is not None:
+        for value in values_written:
+            _strings(value, written)
     copied = _copy(values, (), replacements)
     assert isinstance(copied, dict)  # noqa: S101 - a dict copies to a dict
     return copied
+
+
+def _strings(value: Any, out: set[str]) -> None:
+    if isinstance(value, str):
+        out.add(value)
+        return
+    if isinstance(value, Mapping | list | tuple):
+        out.add(stringify(value))
+        items = value.values() if isinstance(value, Mapping) else value
+        for item in items:
+            _strings(item, out)
+
+
+def placeholder_overlay(values: Any) -> Any:
+    """Return the part of ``values`` that holds inline placeholders (``None`` when none).
+
+    Maps keep only the keys whose values hold placeholders; a list or a string
+    that holds one is kept whole (Helm replaces lists as a whole). Layered under
+    the user's values, it resolves a chart's own ``values.yaml`` exactly where no
+    user value overrides it.
+
+    Parameters
+    ----------
+    values
+        A chart's default values.
+
+    Returns
+    -------
+    Any
+        The overlay, or ``None``.
+    """
+    if isinstance(values, str):
+        return values if might_hold_placeholder(values, generic=False) else None
+    if isinstance(values, Mapping):
+        kept = {}
+        for key, item in values.items():
+            sub = placeholder_overlay(item)
+            if sub is not None:
+                kept[str(key)] = sub
+        return kept or None
+    if isinstance(values, list | tuple):
+        holds = any(placeholder_overlay(item) is not None for item in values)
+        return list(values) if holds else None
+    return None
 
 
 def _copy(node: Any, path: tuple[_Key, ...], replacements: Mapping[tuple[_Key, ...], Any]) -> Any:

@@ -12,7 +12,9 @@ can never change the document's structure.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["block_tail", "double_quoted", "replacement_text"]
@@ -66,7 +68,9 @@ def _literal_block(value: str, indent: int) -> str | None:
     """Return a literal block scalar (header and content, no final line break), or None."""
     if _NON_PRINTABLE.search(value) or re.search("[\r\x85\u2028\u2029]", value):
         return None
-    if value.endswith("\n\n") or value.startswith((" ", "\n")):
+    if value.endswith("\n\n") or value.startswith((" ", "\t", "\n")):
+        # go-yaml finds a block scalar's indentation on its first line and refuses a tab
+        # there ("found a tab character where an indentation space is expected")
         return None
     body = value[:-1] if value.endswith("\n") else value
     header = "|" if value.endswith("\n") else "|-"
@@ -153,7 +157,21 @@ def replacement_text(  # noqa: PLR0911
     return double_quoted(value)
 
 
-def _non_string(value: Any) -> str:
+def _float(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = json.dumps(value)
+    if "e" in text and "." not in text:
+        # YAML 1.1 floats need a dot: 1e+21 -> 1.0e+21
+        mantissa, _, exponent = text.partition("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _non_string(value: Any) -> str:  # noqa: PLR0911 - one return per type
+    """Write a non-string value as a YAML flow node (JSON layout, YAML-safe strings)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -161,10 +179,12 @@ def _non_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        text = json.dumps(value)
-        if "e" in text and "." not in text:
-            # YAML 1.1 floats need a dot: 1e+21 -> 1.0e+21
-            mantissa, _, exponent = text.partition("e")
-            text = f"{mantissa}.0e{exponent}"
-        return text
-    return json.dumps(value, ensure_ascii=False)
+        return _float(value)
+    if isinstance(value, str):
+        return double_quoted(value)
+    if isinstance(value, Mapping):
+        items = (f"{double_quoted(str(key))}: {_non_string(item)}" for key, item in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_non_string(item) for item in value) + "]"
+    return double_quoted(str(value))

@@ -362,9 +362,9 @@ class VaultBackend:
         if not sub:
             return _Plan(error=_message(ref, _Outcome(problem="missing")))
         if kv == 1 and version is not None:
-            return _Plan(
-                error=f"Vault path {ref.path} is on a KV v1 mount, which has no version {version}"
-            )
+            # KV v1 has no versions; AVP reads the path and ignores the version
+            _log.debug("vault: %s is on a KV v1 mount: version %d ignored", ref.path, version)
+            version = None
         return _Plan(target=_Target(mount.path.rstrip("/"), sub, kv, version))
 
     # -- reads --------------------------------------------------------------------------------
