@@ -1,0 +1,227 @@
+"""Exposure paths through the real CLI: an abused Vault client, Argo CD's streamed sources, kinds.
+
+Vault cases render a plain app against the test server (``tests/vaultserver.py``)
+through the real hvac client: a redirect to another host, a body that drips, a
+truncated answer, SIGTERM during slow reads, a 403 that is a policy refusal.
+Argo CD cases set ``ARGOCD_APP_REVISION=streamed`` (``argocd app manifests
+--local``) or an operator policy with ``kinds``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lsp_render.secrets.backends.vault_auth import cache_identity
+from lsp_render.secrets.backends.vault_config import VaultConfig
+from lsp_render.secrets.token_cache import TokenCache
+from tests.cli_helpers import Result, base_env, run
+from tests.hardening_matrix_test import Case, check_case, write_app
+from tests.vault_fixtures import K8S_JWT, Seeded, vault, vault_env
+from tests.vaultserver import VaultServer
+
+__all__ = ["CASES", "vault"]
+
+SECRET_V2 = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n"
+    "    avp.kubernetes.io/kv-version: '2'\n"
+    'stringData:\n  password: "<path:secret/data/app#password>"\n'
+)
+
+CASES = [
+    Case(
+        "vault-redirect-other-host",
+        "Vault redirects (307) to another host: not followed, no token sent there",
+        3,
+        ("apps/app", "redirected the read of secret/app", "same scheme, host and port"),
+    ),
+    Case("vault-redirect-same-origin", "Vault redirects (307) within its own origin: followed", 0),
+    Case(
+        "vault-drip",
+        "Vault drips its answer one byte a second: the budget still ends the render",
+        3,
+        ("apps/app", "2 s budget", "read of secret/app"),
+    ),
+    Case(
+        "vault-truncated-json",
+        "Vault's answer is truncated JSON (matching Content-Length)",
+        3,
+        ("apps/app", "malformed or truncated answer to the read of secret/app"),
+    ),
+    Case(
+        "vault-short-body",
+        "Vault closes the connection before the announced Content-Length",
+        3,
+        ("apps/app", "malformed or truncated answer to the read of secret/app"),
+    ),
+    Case(
+        "vault-sigterm-slow-reads",
+        "SIGTERM while several Vault reads hang: exit within 2 s",
+        1,
+        ("terminated by SIGTERM", "nothing was printed"),
+    ),
+    Case(
+        "vault-403-keeps-cached-token",
+        "403 policy refusal with a cached login token: token kept, no new login",
+        1,
+        ("Secret/s", "secret/data/team-b/db", "permission denied"),
+    ),
+]
+_BY_ID = {case.id: case for case in CASES}
+
+
+def _params(*ids: str) -> list[Case]:
+    return [_BY_ID[i] for i in ids]
+
+
+def _repo(tmp_path: Path, files: dict[str, str]) -> Path:
+    repo = write_app(tmp_path / "repo", files)
+    (repo / ".git").mkdir(exist_ok=True)
+    return repo
+
+
+def _env(seeded: Seeded, **extra: str) -> dict[str, str]:
+    env = {**base_env(seeded.home), **vault_env(seeded)}
+    env.update(extra)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def _render(repo: Path, env: dict[str, str], *args: str, timeout: float = 60) -> Result:
+    return run(["render", "apps/app", *args], cwd=repo, env=env, timeout=timeout)
+
+
+# -- the Vault client ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", _params("vault-redirect-other-host"), ids=lambda c: c.id)
+def test_redirect_to_another_host(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    elsewhere = VaultServer().start()
+    try:
+        repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+        vault.server.redirect_to = elsewhere.address
+        result = _render(repo, _env(vault))
+        check_case(case, result, forbidden=[*vault.values, vault.server.root_token])
+        assert elsewhere.log == []  # no request at all reached the other host
+        assert [r.status for r in vault.server.requests("GET")] == [307]
+    finally:
+        elsewhere.stop()
+
+
+@pytest.mark.parametrize("case", _params("vault-redirect-same-origin"), ids=lambda c: c.id)
+def test_redirect_within_the_origin(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+    vault.server.redirect_to = vault.server.address
+    vault.server.redirect_limit = 1
+    result = _render(repo, _env(vault))
+    check_case(case, result)
+    assert vault.values[2] in result.stdout
+    reads = vault.server.requests("GET", "/v1/secret/data/app")
+    assert [(r.status, r.sent_token) for r in reads] == [(307, True), (200, True)]
+
+
+@pytest.mark.parametrize("case", _params("vault-drip"), ids=lambda c: c.id)
+def test_dripping_body_is_bounded_by_the_budget(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+    vault.server.drip = 1.0  # the answer (~400 bytes) would take minutes
+    env = _env(vault, LSP_RENDER_VAULT_BUDGET="2", LSP_RENDER_VAULT_TIMEOUT="10")
+    result = _render(repo, env, timeout=30)  # a hang guard, not a measurement
+    check_case(case, result, forbidden=vault.values)
+
+
+@pytest.mark.parametrize(
+    ("case", "fault"),
+    [
+        pytest.param(_BY_ID["vault-truncated-json"], "truncated", id="vault-truncated-json"),
+        pytest.param(_BY_ID["vault-short-body"], "short", id="vault-short-body"),
+    ],
+)
+def test_truncated_answers_are_unreachable_not_missing(
+    case: Case, fault: str, vault: Seeded, tmp_path: Path
+) -> None:
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+    vault.server.queue_fault(fault)
+    result = _render(repo, _env(vault))
+    check_case(case, result, forbidden=vault.values)
+    assert "Could not find secrets" not in result.stderr
+
+
+@pytest.mark.parametrize("case", _params("vault-sigterm-slow-reads"), ids=lambda c: c.id)
+def test_sigterm_during_slow_vault_reads(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    """Argo CD's deadline: SIGTERM to the process group while three reads hang in Vault."""
+    docs = "".join(
+        f"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s{n}\n  annotations:\n"
+        f"    avp.kubernetes.io/kv-version: '2'\n"
+        f'stringData:\n  p: "<path:secret/data/team-{n}/db#password>"\n'
+        for n in ("a", "b", "c")
+    )
+    vault.server.put("secret/team-c/db", {"password": vault.value("team-c")})
+    repo = _repo(tmp_path, {"apps/app/secrets.yaml": docs})
+    vault.server.latency = 30.0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lsp_render", "render", "apps/app"],
+        cwd=repo,
+        env=_env(vault, LSP_RENDER_VAULT_TIMEOUT="60", LSP_RENDER_VAULT_BUDGET="60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_until(lambda: vault.server.in_flight >= 3)
+        os.killpg(proc.pid, signal.SIGTERM)
+        # Argo CD sends SIGKILL 5 s after SIGTERM; the render must be gone well before.
+        out, err = proc.communicate(timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    check_case(case, Result(proc.returncode, out, err), forbidden=vault.values)
+
+
+def _wait_until(predicate: object, seconds: float = 30) -> None:
+    import time
+
+    assert callable(predicate)
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("case", _params("vault-403-keeps-cached-token"), ids=lambda c: c.id)
+def test_policy_refusal_keeps_the_cached_token(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    jwt = tmp_path / "sa-token"
+    jwt.write_text(K8S_JWT + "\n")
+    env = _env(
+        vault,
+        VAULT_TOKEN="",
+        LSP_RENDER_VAULT_AUTH="kubernetes",
+        LSP_RENDER_VAULT_ROLE="team-a-reader",
+        LSP_RENDER_VAULT_K8S_TOKEN_PATH=str(jwt),
+    )
+    allowed = SECRET_V2.replace("secret/data/app#", "secret/data/team-a/db#")
+    refused = SECRET_V2.replace("secret/data/app#", "secret/data/team-b/db#")
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": allowed})
+    assert _render(repo, env).code == 0  # logs in, caches the token
+    assert len(vault.server.logins_served()) == 1
+    config = VaultConfig.from_environ(env, role=None)
+    cache = TokenCache(config.cache_dir, cache_identity(config)).path
+    assert cache is not None
+    cached = json.loads(cache.read_text())["token"]
+
+    (repo / "apps/app/secret.yaml").write_text(refused)
+    result = _render(repo, env)
+    check_case(case, result, forbidden=[*vault.values, cached])
+    assert json.loads(cache.read_text())["token"] == cached  # kept
+    assert len(vault.server.logins_served()) == 1  # no new login
+    assert vault.server.requests("GET", "/v1/auth/token/lookup-self")  # asked, not assumed
+
+    (repo / "apps/app/secret.yaml").write_text(allowed)
+    assert _render(repo, env).code == 0
+    assert len(vault.server.logins_served()) == 1  # the next render reuses it
