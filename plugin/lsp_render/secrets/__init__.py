@@ -203,6 +203,9 @@ def open_backend(
         from lsp_render.secrets.backends.file import FileBackend
 
         return FileBackend.from_file(request.secrets.secrets_file)
+    from lsp_render.secrets.backends.vault_config import check_backend_type
+
+    check_backend_type(request.environ)  # AVP_TYPE=sops etc.: exit 2, not "no backend"
     if request.environ.get("VAULT_ADDR"):
         from lsp_render.secrets.backends.vault import VaultBackend
 
