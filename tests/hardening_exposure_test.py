@@ -72,6 +72,32 @@ CASES = [
         1,
         ("Secret/s", "secret/data/team-b/db", "permission denied"),
     ),
+    Case(
+        "streamed-fails",
+        "ARGOCD_APP_REVISION=streamed (argocd --local): no Vault request, one line",
+        1,
+        ("Secret/s", "ARGOCD_APP_REVISION=streamed", "streamed: mask"),
+    ),
+    Case("streamed-mask", "ARGOCD_APP_REVISION=streamed with policy streamed: mask", 0),
+    Case(
+        "kinds-configmap",
+        "policy kinds [Secret]: a placeholder in a ConfigMap",
+        1,
+        ("ConfigMap/settings", "data.token", "only in Secret"),
+    ),
+    Case(
+        "kinds-secret-annotation",
+        "policy kinds [Secret]: a placeholder in a Secret's annotation",
+        1,
+        ("Secret/s", "metadata.annotations.note", "data and stringData"),
+    ),
+    Case("kinds-configmap-allowed", "policy kinds [Secret, ConfigMap]: a ConfigMap renders", 0),
+    Case(
+        "kinds-resolved-value-in-configmap",
+        "policy kinds [Secret], resolveInValues: a value lands base64 in a ConfigMap",
+        1,
+        ("ConfigMap/leak", "data.blob", "only in Secret"),
+    ),
 ]
 _BY_ID = {case.id: case for case in CASES}
 
@@ -225,3 +251,107 @@ def test_policy_refusal_keeps_the_cached_token(case: Case, vault: Seeded, tmp_pa
     (repo / "apps/app/secret.yaml").write_text(allowed)
     assert _render(repo, env).code == 0
     assert len(vault.server.logins_served()) == 1  # the next render reuses it
+
+
+# -- Argo CD's exposure paths -------------------------------------------------------------------
+
+CONFIGMAP = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+    'data:\n  token: "<path:secret/data/app#password>"\n'
+)
+SECRET_ANNOTATED = SECRET_V2.replace(
+    "    avp.kubernetes.io/kv-version: '2'\n",
+    "    avp.kubernetes.io/kv-version: '2'\n    note: \"<path:secret/data/app#user>\"\n",
+)
+
+
+def _policy(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("case", _params("streamed-fails", "streamed-mask"), ids=lambda c: c.id)
+def test_streamed_sources_never_read_vault(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+    extra = {"ARGOCD_APP_REVISION": "streamed", "ARGOCD_APP_PROJECT_NAME": "team-a"}
+    if case.id == "streamed-mask":
+        extra["LSP_RENDER_POLICY"] = _policy(
+            tmp_path,
+            'streamed: fail\nprojects:\n  "*":\n    paths: ["secret/*"]\n'
+            '  team-a:\n    paths: ["secret/*"]\n    streamed: mask\n',
+        )
+    result = _render(repo, _env(vault, **extra))
+    check_case(case, result, forbidden=vault.values)
+    assert vault.server.log == []  # not even a login or a mount lookup
+    if case.code == 0:
+        assert result.objects()[0]["stringData"] == {"password": "********"}
+
+
+def test_a_committed_revision_still_reads_vault(vault: Seeded, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"apps/app/secret.yaml": SECRET_V2})
+    result = _render(repo, _env(vault, ARGOCD_APP_REVISION="0123abcd" * 5))
+    assert result.code == 0, result.stderr
+    assert vault.values[2] in result.stdout
+
+
+_KINDS_SECRET = 'projects:\n  "*":\n    paths: ["secret/*"]\n    kinds: [Secret]\n'
+
+
+@pytest.mark.parametrize(
+    ("case", "files", "policy"),
+    [
+        pytest.param(
+            _BY_ID["kinds-configmap"],
+            {"apps/app/cm.yaml": CONFIGMAP, "apps/app/secret.yaml": SECRET_V2},
+            _KINDS_SECRET,
+            id="kinds-configmap",
+        ),
+        pytest.param(
+            _BY_ID["kinds-secret-annotation"],
+            {"apps/app/secret.yaml": SECRET_ANNOTATED},
+            _KINDS_SECRET,
+            id="kinds-secret-annotation",
+        ),
+        pytest.param(
+            _BY_ID["kinds-configmap-allowed"],
+            {"apps/app/cm.yaml": CONFIGMAP},
+            _KINDS_SECRET.replace("[Secret]", "[Secret, ConfigMap]"),
+            id="kinds-configmap-allowed",
+        ),
+    ],
+)
+def test_policy_kinds(
+    case: Case, files: dict[str, str], policy: str, vault: Seeded, tmp_path: Path
+) -> None:
+    repo = _repo(tmp_path, files)
+    result = _render(repo, _env(vault, LSP_RENDER_POLICY=_policy(tmp_path, policy)))
+    check_case(case, result, forbidden=vault.values if case.code else ())
+    if case.code:
+        assert vault.server.log == []  # refused before any Vault request
+    else:
+        assert vault.values[2] in result.stdout
+
+
+RESOLVING_CHART = {
+    "apps/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    "apps/app/lsp-render.yaml": (
+        "helm:\n  valueFiles: [values.yaml]\nsecrets:\n  resolveInValues: true\n"
+    ),
+    "apps/app/values.yaml": 'password: "<path:secret/data/app#password>"\n',
+    "apps/app/templates/secret.yaml": (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ok\n"
+        "stringData:\n  password: {{ .Values.password | quote }}\n"
+    ),
+    "apps/app/templates/leak.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n"
+        'data:\n  blob: {{ printf "prefix-%s" .Values.password | b64enc | quote }}\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", _params("kinds-resolved-value-in-configmap"), ids=lambda c: c.id)
+def test_policy_kinds_with_resolved_values(case: Case, vault: Seeded, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, RESOLVING_CHART)
+    result = _render(repo, _env(vault, LSP_RENDER_POLICY=_policy(tmp_path, _KINDS_SECRET)))
+    check_case(case, result, forbidden=vault.values)

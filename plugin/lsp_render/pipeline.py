@@ -170,6 +170,10 @@ def render(request: RenderRequest) -> list[Document]:
     docs = [doc for doc in docs if not is_blank(doc.text)]
     if not docs and not (the_plan.config is not None and the_plan.config.allow_empty):
         raise RenderError(EMPTY_RENDER)
+    if secret_texts:  # resolveInValues: the policy's kinds apply to where the values landed
+        from lsp_render.secrets.exposure import check_resolved
+
+        check_resolved(docs, secret_texts, request)
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 

@@ -90,6 +90,9 @@ def substitute_documents(
             plans.append((index, plan))
     if not plans:
         return out
+    from lsp_render.secrets.exposure import check_plans
+
+    check_plans((plan for _, plan in plans), request)  # the policy's kinds, before Vault
     refs: set[SecretRef] = set()
     for _, plan in plans:
         refs |= plan.refs
@@ -194,9 +197,13 @@ def open_backend(
         No backend is configured.
     """
     from lsp_render.secrets import policy
+    from lsp_render.secrets.exposure import streamed_backend
 
     role = policy.enforce(paths, request)
     _validate_paths(paths, request.environ)
+    streamed = streamed_backend(request, example)  # argocd --local: never read Vault
+    if streamed is not None:
+        return streamed
     if factory is not None:
         return factory()
     if request.secrets.secrets_file is not None:
