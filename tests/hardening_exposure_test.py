@@ -98,6 +98,42 @@ CASES = [
         1,
         ("ConfigMap/leak", "data.blob", "only in Secret"),
     ),
+    Case(
+        "redact-printf-part",
+        "Helm fail() prints part of a longer resolved value (printf, splitList)",
+        1,
+        ("apps/app", "execution error", "<redacted>"),
+    ),
+    Case(
+        "redact-b64enc",
+        "Helm fail() prints a resolved value through b64enc",
+        1,
+        ("apps/app", "execution error", "<redacted>"),
+    ),
+    Case(
+        "redact-quoted",
+        "Helm fail() prints a resolved value with %q (Go-quoted)",
+        1,
+        ("apps/app", "execution error", "<redacted>"),
+    ),
+    Case(
+        "redact-collapsed",
+        "Helm fail() prints a resolved value with its whitespace collapsed",
+        1,
+        ("apps/app", "execution error", "<redacted>"),
+    ),
+    Case(
+        "redact-schema-pattern",
+        "values.schema.json pattern error quoting a resolved value with \\n escapes",
+        1,
+        ("apps/app", "does not match pattern", "<redacted>"),
+    ),
+    Case(
+        "redact-withheld",
+        "Helm fail() prints a slice of a resolved value: the engine's text is withheld",
+        1,
+        ("apps/app", "the engine failed about app/templates/cm.yaml", "withheld"),
+    ),
 ]
 _BY_ID = {case.id: case for case in CASES}
 
@@ -355,3 +391,66 @@ def test_policy_kinds_with_resolved_values(case: Case, vault: Seeded, tmp_path: 
     repo = _repo(tmp_path, RESOLVING_CHART)
     result = _render(repo, _env(vault, LSP_RENDER_POLICY=_policy(tmp_path, _KINDS_SECRET)))
     check_case(case, result, forbidden=vault.values)
+
+
+# -- redaction of engine errors (resolveInValues) --------------------------------------------
+
+VALUE = 'S3cr3t  Pa55\nw0rd"q'  # two spaces, a line break, a quote
+_FAILING = {
+    "redact-printf-part": (
+        '{{ fail (printf "dsn starts %s" (index (splitList "@" .Values.dsn) 0)) }}'
+    ),
+    "redact-b64enc": '{{ fail (printf "encoded %s" (.Values.password | b64enc)) }}',
+    "redact-quoted": '{{ fail (printf "quoted %q" .Values.password) }}',
+    "redact-collapsed": (
+        '{{ fail (printf "flat %s" (regexReplaceAll "\\\\s+" .Values.password " ")) }}'
+    ),
+    "redact-schema-pattern": "{{ .Values.password }}",
+    "redact-withheld": '{{ fail (printf "slice %s" (.Values.password | substr 1 12)) }}',
+}
+_SCHEMA = (
+    '{"type": "object", "properties": {"password": {"type": "string", "pattern": "^[a-z]+$"}}}'
+)
+
+
+def _leaky_forms() -> list[str]:
+    import base64
+
+    quoted = VALUE.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    collapsed = " ".join(VALUE.split())
+    pieces = [VALUE[i : i + 8] for i in range(len(VALUE) - 7)]
+    return [
+        VALUE,
+        base64.b64encode(VALUE.encode()).decode(),
+        base64.b64encode(VALUE.encode()).decode()[:12],
+        quoted,
+        collapsed,
+        "S3cr3t Pa55\\nw0rd",
+        *pieces,
+    ]
+
+
+@pytest.mark.parametrize("case", _params(*_FAILING), ids=lambda c: c.id)
+def test_engine_errors_never_show_a_resolved_value(
+    case: Case, vault: Seeded, tmp_path: Path
+) -> None:
+    vault.server.put("secret/red", {"password": VALUE})
+    files = {
+        "apps/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        "apps/app/lsp-render.yaml": (
+            "helm:\n  valueFiles: [values.yaml]\nsecrets:\n  resolveInValues: true\n"
+        ),
+        "apps/app/values.yaml": (
+            'password: "<path:secret/data/red#password>"\n'
+            'dsn: "postgres://<path:secret/data/red#password>@db"\n'
+        ),
+        "apps/app/templates/cm.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n"
+            f"  a: {_FAILING[case.id]}\n"
+        ),
+    }
+    if case.id == "redact-schema-pattern":
+        files["apps/app/values.schema.json"] = _SCHEMA
+    repo = _repo(tmp_path, files)
+    result = _render(repo, _env(vault), "--verbose")
+    check_case(case, result, forbidden=_leaky_forms())

@@ -5,15 +5,17 @@ A Helm template or a schema error may quote a value resolved from Vault
 forms this module recognises for one value:
 
 - exact;
-- whitespace-collapsed (every run of blanks as one space, and with none);
+- whitespace-collapsed (every run of blanks as one space, runs of spaces and
+  tabs only, and with no blanks at all);
 - Go-quoted (``%q``, ``printf "%q"``, ``quote`` escapes) and JSON-escaped
-  (``toJson``, a schema error) in their inner form, newlines written as escapes;
+  (``toJson``, a schema error) in their inner form, and with only the line
+  breaks and tabs written as escapes (a schema ``pattern`` error);
 - base64 (``b64enc``), standard and URL-safe, with and without padding, and the
   three alignments of a value embedded in a longer encoded string;
 - upper and lower case of each (``upper``, ``lower``).
 
 :func:`redact` replaces every occurrence with ``<redacted>``. It also says whether
-the result is *safe*: a text still holding a long fragment of a value (eight
+the result is *safe*: a text still holding a long fragment of a value (ten
 characters or more, in any of the forms above) is not, and the caller then
 prints a line naming the app and file without the engine's text.
 """
@@ -25,13 +27,16 @@ import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["REDACTED", "redact", "secret_forms"]
+from lsp_render.core.errors import LspRenderError
+
+__all__ = ["REDACTED", "redact", "redacted_error", "secret_forms"]
 
 REDACTED = "<redacted>"
 """What a scrubbed value reads as."""
 
 _BLANKS = re.compile(r"\s+")
-_FRAGMENT = 8  # characters: a shorter piece of a value is not taken as a leak
+_SPACES = re.compile(r"[ \t]+")
+_FRAGMENT = 10  # characters: a shorter piece (an ordinary word) is not taken as a leak
 
 
 def _go_quoted(text: str) -> str:
@@ -71,6 +76,23 @@ def _base64_forms(data: bytes) -> set[str]:
     return {f for f in forms if f}
 
 
+def _shapes(value: str) -> set[str]:
+    """Return the value as it is, trimmed, and with its blanks collapsed in the usual ways."""
+    spaced = _SPACES.sub(" ", value)  # runs of spaces and tabs, line breaks kept
+    return {value, value.strip(), _BLANKS.sub(" ", value).strip(), spaced, spaced.strip()}
+
+
+def _escaped(texts: Iterable[str]) -> set[str]:
+    forms: set[str] = set()
+    for text in texts:
+        forms.add(text)
+        forms.add(_go_quoted(text))
+        forms.add(json.dumps(text)[1:-1])
+        forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
+        forms.add(text.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r"))
+    return forms
+
+
 def secret_forms(value: str) -> set[str]:
     """Return the forms of ``value`` that an engine's message may hold.
 
@@ -86,16 +108,15 @@ def secret_forms(value: str) -> set[str]:
         JSON-escaped, base64 (aligned three ways, standard and URL-safe), and
         the upper and lower case of each.
     """
-    forms = {value, value.strip()}
-    collapsed = _BLANKS.sub(" ", value).strip()
-    forms |= {collapsed, _BLANKS.sub("", value)}
-    for text in list(forms):
-        forms.add(_go_quoted(text))
-        forms.add(json.dumps(text)[1:-1])
-        forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
+    forms = _escaped(_shapes(value) | {_BLANKS.sub("", value)})
     forms |= _base64_forms(value.encode("utf-8"))
     forms |= {f.upper() for f in forms} | {f.lower() for f in forms}
     return {f for f in forms if f}
+
+
+def _telling_forms(value: str) -> set[str]:
+    """Return the forms whose fragments betray a value (no case or blank-free variants)."""
+    return {f for f in _escaped(_shapes(value)) | _base64_forms(value.encode()) if f}
 
 
 def redact(text: str, values: Iterable[str]) -> tuple[str, bool]:
@@ -112,15 +133,22 @@ def redact(text: str, values: Iterable[str]) -> tuple[str, bool]:
     -------
     tuple
         The scrubbed text, and whether it is safe to show: ``False`` when a
-        fragment of eight characters or more of some value (in any recognised
-        form) is still in it.
+        fragment of ten characters or more of some value (in any recognised
+        form; of the innermost values, those that hold no other) is still in it.
     """
+    values = list(values)
     forms: set[str] = set()
     for value in values:
         forms |= secret_forms(value)
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, REDACTED)
-    return text, not _holds_fragment(text, forms)
+    # Fragments of the innermost values only: "postgres://VALUE@db" shares its
+    # harmless prefix with the message; VALUE, also in the list, is what matters.
+    telling: set[str] = set()
+    for value in values:
+        if not any(other != value and other in value for other in values):
+            telling |= _telling_forms(value)
+    return text, not _holds_fragment(text, telling)
 
 
 def _holds_fragment(text: str, forms: Iterable[str]) -> bool:
@@ -134,3 +162,50 @@ def _holds_fragment(text: str, forms: Iterable[str]) -> bool:
             if piece in text or (len(bare) >= _FRAGMENT - 2 and bare in squeezed):
                 return True
     return False
+
+
+_FILE = re.compile(r"[\w.-]+(?:/[\w.-]+)*\.(?:ya?ml|tpl|json|txt)\b")
+
+
+def _file_named(text: str, values: Iterable[str]) -> str | None:
+    """Return the first file name in an engine's message that holds nothing of a value."""
+    for match in _FILE.finditer(text):
+        name = match.group(0)
+        if redact(name, values) == (name, True):
+            return name
+    return None
+
+
+def redacted_error(exc: LspRenderError, values: Iterable[str], label: str) -> LspRenderError:
+    """Return ``exc`` with every form of every value scrubbed, or withheld when that is unsure.
+
+    Parameters
+    ----------
+    exc
+        An engine's error (Helm, Kustomize) after values were resolved into its input.
+    values
+        The strings resolved from secrets.
+    label
+        The app, for the line that replaces a message that cannot be scrubbed.
+
+    Returns
+    -------
+    LspRenderError
+        Of the same type: the scrubbed message, or a line naming the app and the
+        file without the engine's text when a fragment of a value might remain.
+    """
+    values = list(values)
+    message, safe = redact(exc.message, values)
+    detail: str | None = None
+    if exc.detail:
+        detail, detail_safe = redact(exc.detail, values)
+        detail = detail if detail_safe else None
+    if not safe:
+        name = _file_named(exc.message, values)
+        where = f" about {name}" if name else ""
+        message = (
+            f"{label}: the engine failed{where}; its message is withheld because it may "
+            "quote a value resolved from a secret (resolveInValues) in a form that cannot "
+            "be masked: render with --no-secrets or --mask-secrets to see it"
+        )
+    return type(exc)(message, detail=detail)

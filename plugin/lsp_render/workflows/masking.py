@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lsp_render.core.redaction import secret_forms
+from lsp_render.secrets.recorder import leaf_strings
 
 __all__ = [
     "ADDED",
@@ -178,24 +178,6 @@ def mask_pair(
     return old_out, new_out
 
 
-def _leaves(value: Any, out: set[str]) -> None:
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _leaves(item, out)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _leaves(item, out)
-    elif value is not None and not isinstance(value, bool):
-        text = str(value)
-        out.add(text)
-        if isinstance(value, str) and text.lstrip()[:1] in ("{", "["):
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                return
-            _leaves(parsed, out)
-
-
 def secret_pattern(seen: Iterable[Mapping[str, Any]]) -> re.Pattern[str] | None:
     """Build one pattern matching every form of every value a render read.
 
@@ -209,9 +191,7 @@ def secret_pattern(seen: Iterable[Mapping[str, Any]]) -> re.Pattern[str] | None:
     re.Pattern or None
         Matches any form of four characters or more; ``None`` when nothing was read.
     """
-    values: set[str] = set()
-    for data in seen:
-        _leaves(data, values)
+    values = leaf_strings(seen)
     needles: set[str] = set()
     for value in values:
         forms = secret_forms(value) | {hashlib.sha256(value.encode()).hexdigest()}
