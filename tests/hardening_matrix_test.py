@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lsp_render.cli.main import DEBUG_PREFIX
 from tests.cli_helpers import REPO, Result, assert_failure, base_env
 
 __all__ = [
@@ -41,7 +42,12 @@ __all__ = [
 
 DOC = REPO / "docs" / "fault-matrix.md"
 _RECORD = os.environ.get("HARDENING_RECORD")
-_MODULES = ("hardening_input_test", "hardening_faults_test", "hardening_leak_test")
+_MODULES = (
+    "hardening_input_test",
+    "hardening_faults_test",
+    "hardening_leak_test",
+    "hardening_exposure_test",
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,11 @@ def check_case(case: Case, result: Result, *, forbidden: Iterable[str] = ()) -> 
     """Assert the case's outcome; never a forbidden text (secret values) anywhere.
 
     A failure: the exit code, empty stdout, exactly one stderr line holding every
-    needle. A success (code 0): a non-empty stream on stdout.
+    needle (``--verbose`` debug lines aside). A success (code 0): a non-empty
+    stream on stdout.
     """
+    forbidden = list(forbidden)
+    result = _without_debug_lines(result, forbidden)
     _record(case, result)
     for text in forbidden:
         assert text not in result.stdout, f"secret value leaked on stdout ({case.id})"
@@ -93,6 +102,19 @@ def check_case(case: Case, result: Result, *, forbidden: Iterable[str] = ()) -> 
         assert result.stdout.startswith("---\n"), result.stdout[:200]
         return
     assert_failure(result, case.code, *case.needles)
+
+
+def _without_debug_lines(result: Result, forbidden: Iterable[str]) -> Result:
+    """Scan ``--verbose`` debug lines for forbidden text, then set them aside."""
+    debug = [line for line in result.stderr.splitlines() if line.startswith(DEBUG_PREFIX)]
+    for line in debug:
+        for text in forbidden:
+            assert text not in line, "secret value leaked in a debug line"
+    if not debug:
+        return result
+    rest = [line for line in result.stderr.splitlines() if not line.startswith(DEBUG_PREFIX)]
+    stderr = "".join(f"{line}\n" for line in rest)
+    return Result(result.code, result.stdout, stderr)
 
 
 def _record(case: Case, result: Result) -> None:
@@ -282,6 +304,9 @@ _SECTIONS = {
     "hardening_input_test": "## Bad input and hostile repositories",
     "hardening_faults_test": "## Faults: Vault, the token cache, engines, Argo CD's deadline",
     "hardening_leak_test": "## Secret-related failures (leak scan)",
+    "hardening_exposure_test": (
+        "## Exposure paths: the Vault client, Argo CD's streamed sources, kinds, diff, redaction"
+    ),
 }
 
 

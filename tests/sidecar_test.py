@@ -329,3 +329,23 @@ def test_docs_application_uses_the_plugin_and_announced_parameters(tmp_path: Pat
         plugin = application["spec"]["source"]["plugin"]
         assert plugin["name"] == yaml.safe_load(PLUGIN_YAML.read_text())["metadata"]["name"]
         assert {p["name"] for p in plugin.get("parameters", [])} <= announced
+
+
+def test_no_pod_service_account_token_in_the_sidecar(
+    component_output: list[dict[str, Any]],
+) -> None:
+    """The argo-cd chart mounts the pod's token in every container unless told not to."""
+    values = yaml.safe_load(VALUES_YAML.read_text())
+    assert values["repoServer"]["automountServiceAccountToken"] is False
+    pod = _one(component_output, "Deployment", "argocd-repo-server")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_shipped_policy_allows_placeholders_only_in_secrets() -> None:
+    from lsp_render.secrets.policy import load_policy
+
+    policy = load_policy(POLICY_YAML)
+    assert policy.streamed == "fail"
+    widened = {name for name, entry in policy.projects.items() if entry.kinds != ("Secret",)}
+    assert widened == {"payments"}  # the example project, documented in policy.yaml
+    assert policy.projects["*"].kinds == ("Secret",)

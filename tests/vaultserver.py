@@ -13,14 +13,21 @@ to everything; a standby without an active node 503 (and 429 on sys/health).
 Knobs a real Vault does not have, for fault tests: ``latency`` (seconds added to
 every request), ``drop_next(n)`` (close the connection without an answer),
 ``queue_status(*codes)`` (answer the next requests with these codes),
-``expire_token(token)``, and ``log``: every request served, as (method, path,
-token name, namespace, status), never a value or a token. ``max_in_flight``
-records how many requests overlapped.
+``expire_token(token)``, ``redirect_to`` (answer requests with ``307`` to that
+base URL, as a standby Vault does; ``redirect_limit`` of them, -1 for all),
+``drip`` (seconds between the bytes of every response body),
+``queue_fault("truncated" | "short")`` (the
+next answer's JSON cut in half: with a matching ``Content-Length``, or with the
+full length and the connection closed), ``ssl_context`` (serve HTTPS), and
+``log``: every request served, as (method, path, token name, namespace, status,
+whether an ``X-Vault-Token`` header came), never a value or a token.
+``max_in_flight`` records how many requests overlapped.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -88,6 +95,8 @@ class LoggedRequest:
         ``X-Vault-Namespace`` or ``None``.
     status
         Status code answered (0: the connection was dropped).
+    sent_token
+        Whether the request carried an ``X-Vault-Token`` header (known or not).
     """
 
     method: str
@@ -96,6 +105,7 @@ class LoggedRequest:
     token: str | None
     namespace: str | None
     status: int
+    sent_token: bool = False
 
 
 @dataclass
@@ -119,6 +129,11 @@ class VaultServer:
         self.sealed = False
         self.standby = False
         self.latency = 0.0
+        self.redirect_to: str | None = None
+        self.redirect_limit = -1  # redirects still to send (-1: every request)
+        self.drip = 0.0
+        self.ssl_context: ssl.SSLContext | None = None
+        self._faults: deque[str] = deque()
         self._drops = 0
         self._statuses: deque[int] = deque()
         self.log: list[LoggedRequest] = []
@@ -139,6 +154,9 @@ class VaultServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if self.ssl_context is not None:
+            context = self.ssl_context
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -154,9 +172,10 @@ class VaultServer:
 
     @property
     def address(self) -> str:
-        """Return ``http://127.0.0.1:PORT``."""
+        """Return ``http://127.0.0.1:PORT`` (``https://`` with an ``ssl_context``)."""
         assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     # -- state ----------------------------------------------------------------------------
 
@@ -242,6 +261,12 @@ class VaultServer:
         with self.lock:
             self._drops += count
 
+    def queue_fault(self, *faults: str) -> None:
+        """Spoil the next answers: ``truncated`` (half the JSON, its own length) or
+        ``short`` (half the JSON, the full length announced, the connection closed)."""
+        with self.lock:
+            self._faults.extend(faults)
+
     def queue_status(self, *codes: int) -> None:
         """Answer the next requests with these status codes (and Vault's error body)."""
         with self.lock:
@@ -295,7 +320,18 @@ class VaultServer:
                 return "drop"
             if self._statuses:
                 return self._statuses.popleft()
+            if self._faults:
+                return self._faults.popleft()
             return None
+
+    def take_redirect(self) -> bool:
+        """Whether to redirect this request (``redirect_limit`` counts down, -1 is endless)."""
+        with self.lock:
+            if self.redirect_limit == 0:
+                return False
+            if self.redirect_limit > 0:
+                self.redirect_limit -= 1
+            return True
 
     def may_read(self, token: _Token, api_path: str) -> bool:
         """Whether the token's policies cover ``api_path`` (no leading ``/v1/``)."""
@@ -361,12 +397,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._log(method, url, token, namespace, 0)
                 self.close_connection = True
                 return
+            if vault.redirect_to is not None and vault.take_redirect():
+                self._log(method, url, token, namespace, 307)
+                self._redirect(vault.redirect_to.rstrip("/") + self.path)
+                return
             if isinstance(fault, int):
                 status, body = fault, {"errors": [_ERROR_TEXT.get(fault, "error")]}
             else:
                 status, body = self._route(method, url.path, parse_qs(url.query), raw, token)
             self._log(method, url, token, namespace, status)
-            self._send(status, body)
+            self._send(status, body, spoil=fault if isinstance(fault, str) else None)
         finally:
             with vault.lock:
                 vault.in_flight -= 1
@@ -383,20 +423,48 @@ class _Handler(BaseHTTPRequestHandler):
                     token.name if token else None,
                     namespace,
                     status,
+                    self.headers.get("X-Vault-Token") is not None,
                 )
             )
 
-    def _send(self, status: int, body: Any) -> None:
+    def _send(self, status: int, body: Any, spoil: str | None = None) -> None:
         payload = json.dumps(body).encode()
+        length = len(payload)
+        if spoil is not None:
+            payload = payload[: len(payload) // 2]
+            length = len(payload) if spoil == "truncated" else length
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(length))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
+            self._write(payload)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True  # the client gave up (timeout tests)
+        if spoil == "short":
+            self.close_connection = True
+
+    def _redirect(self, location: str) -> None:
+        payload = b""
+        try:
+            self.send_response(307)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self._write(payload)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+
+    def _write(self, data: bytes) -> None:
+        drip = self.vault.drip
+        if not drip:
+            self.wfile.write(data)
+            return
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            time.sleep(drip)
 
     # -- routes ---------------------------------------------------------------------------
 

@@ -166,11 +166,18 @@ def render(request: RenderRequest) -> list[Document]:
     except LspRenderError as exc:
         if not secret_texts:
             raise
-        # Helm or Kustomize may quote a value resolved from Vault (resolveInValues).
-        raise _redacted(exc, secret_texts) from None
+        # Helm or Kustomize may quote a value resolved from Vault (resolveInValues), in
+        # any form: exact, collapsed, quoted, escaped, base64.
+        from lsp_render.core.redaction import redacted_error
+
+        raise redacted_error(exc, secret_texts, request.label) from None
     docs = [doc for doc in docs if not is_blank(doc.text)]
     if not docs and not (the_plan.config is not None and the_plan.config.allow_empty):
         raise RenderError(EMPTY_RENDER)
+    if secret_texts:  # resolveInValues: the policy's kinds apply to where the values landed
+        from lsp_render.secrets.exposure import check_resolved
+
+        check_resolved(docs, secret_texts, request)
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 
@@ -221,18 +228,6 @@ def check_output_size(docs: Sequence[Document], request: RenderRequest) -> None:
             "split the application"
         )
         raise RenderError(msg)
-
-
-def _redacted(exc: LspRenderError, secret_texts: set[str]) -> LspRenderError:
-    """Return ``exc`` with every text resolved from a secret replaced by ``<redacted>``."""
-
-    def scrub(text: str) -> str:
-        for secret in sorted(secret_texts, key=len, reverse=True):
-            text = text.replace(secret, "<redacted>")
-        return text
-
-    detail = scrub(exc.detail) if exc.detail else None
-    return type(exc)(scrub(exc.message), detail=detail)
 
 
 def _render_kind(
@@ -445,6 +440,7 @@ def _resolved_values(
     Also return the strings that changed and the strings the secrets wrote.
     """
     from lsp_render import secrets
+    from lsp_render.secrets.recorder import leaf_strings, recording
     from lsp_render.secrets.values import placeholder_overlay
     from lsp_render.sources.helm import load_values_file, merge_values
 
@@ -461,12 +457,15 @@ def _resolved_values(
         merged = merge_values(merged, load_values_file(path, label=_rel(path, request.repo_root)))
     merged = merge_values(merged, inline)
     written: set[str] = set()
-    resolved = secrets.resolve_values(
-        merged, request, source=f"{request.label} (Helm values)", written=written
-    )
+    with recording() as seen:
+        resolved = secrets.resolve_values(
+            merged, request, source=f"{request.label} (Helm values)", written=written
+        )
     changed: set[str] = set()
     _changed_strings(merged, resolved, changed)
     changed.update(text for text in written if len(text) >= 3)
+    # The values themselves too: a template may print a part of a longer resolved string.
+    changed |= {text for text in leaf_strings(seen) if len(text) >= 3}
     return resolved, changed, written
 
 

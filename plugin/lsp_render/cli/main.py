@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 from lsp_render.cli.run import APP_META_KEY, report_error, run_render
 from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
 
-__all__ = ["Terminated", "main", "parse_plain_render"]
+__all__ = ["DEBUG_PREFIX", "Terminated", "main", "parse_plain_render"]
 
 
 # `render`'s options as parse_plain_render accepts them: must match the click command
@@ -48,6 +48,10 @@ _RENDER_FLAGS = {
     "-v": "verbose",
     "--verbose": "verbose",
 }
+
+
+DEBUG_PREFIX = "lsp-render: debug: "
+"""How ``--verbose`` debug lines start (an error stays one line without it)."""
 
 
 class Terminated(BaseException):
@@ -173,6 +177,8 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     argv = list(sys.argv[1:] if args is None else args)
     env = os.environ if environ is None else environ
     verbose = "-v" in argv or "--verbose" in argv
+    if verbose:
+        _log_to_stderr()
     meta: dict[str, Any] = {}
     try:
         plain = parse_plain_render(argv)
@@ -200,6 +206,17 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         report_error(f"internal error ({type(exc).__name__} at {where}); please report it", None)
         sys.exit(ExitCode.RENDER_FAILED)
     sys.exit(ExitCode.OK)
+
+
+def _log_to_stderr() -> None:
+    """``--verbose``: debug lines of lsp-render's modules (never a value) on stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(DEBUG_PREFIX + "%(message)s"))
+    logger = logging.getLogger("lsp_render")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def threading_main() -> bool:

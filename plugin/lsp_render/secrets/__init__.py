@@ -96,6 +96,9 @@ def substitute_documents(
             plans.append((index, plan))
     if not plans:
         return out
+    from lsp_render.secrets.exposure import check_plans
+
+    check_plans((plan for _, plan in plans), request)  # the policy's kinds, before Vault
     refs: set[SecretRef] = set()
     for _, plan in plans:
         refs |= plan.refs
@@ -166,9 +169,13 @@ def _read_all(
         sorted({ref.path for ref in refs}), request, example=example, factory=factory
     )
     try:
-        return backend.read(refs)
+        results = backend.read(refs)
     finally:
         backend.close()
+    from lsp_render.secrets.recorder import record
+
+    record(results)  # for diff's masking; a no-op otherwise
+    return results
 
 
 def open_backend(
@@ -204,16 +211,23 @@ def open_backend(
         No backend is configured.
     """
     from lsp_render.secrets import policy
+    from lsp_render.secrets.exposure import streamed_backend
     from lsp_render.secrets.path_validation import validate_paths
 
     role = policy.enforce(paths, request)
     validate_paths(paths, request.environ)
+    streamed = streamed_backend(request, example)  # argocd --local: never read Vault
+    if streamed is not None:
+        return streamed
     if factory is not None:
         return factory()
     if request.secrets.secrets_file is not None:
         from lsp_render.secrets.backends.file import FileBackend
 
         return FileBackend.from_file(request.secrets.secrets_file)
+    from lsp_render.secrets.backends.vault_config import check_backend_type
+
+    check_backend_type(request.environ)  # AVP_TYPE=sops etc.: exit 2, not "no backend"
     if request.environ.get("VAULT_ADDR"):
         from lsp_render.secrets.backends.vault import VaultBackend
 

@@ -37,6 +37,14 @@ Rules, checked before any Vault request:
   the path without ``data/``.
 - A malformed policy file is an ``InputError`` (exit 2); a refused path a
   ``PolicyError`` (exit 1) naming the path, the project and the policy file.
+- ``kinds`` (per project): where placeholders may appear (``secrets.exposure``).
+  ``[Secret]`` means the ``data`` and ``stringData`` of core v1 Secrets, the
+  only values Argo CD masks; ``"*"`` or no ``kinds`` allows every kind, whose
+  values the Argo CD UI then shows in clear.
+- ``streamed`` (top level, and per project to override it): what a render of
+  streamed, uncommitted files (``ARGOCD_APP_REVISION=streamed``, Argo CD's
+  ``--local``) does with placeholders: ``fail`` (default) or ``mask``; Vault is
+  never read for them.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ import glob
 from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import yaml
@@ -56,7 +64,15 @@ from lsp_render.core.context import RenderRequest
 from lsp_render.core.errors import InputError, PolicyError
 from lsp_render.core.yamlfile import yaml_error_line
 
-__all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
+__all__ = [
+    "POLICY_VARIABLE",
+    "Policy",
+    "ProjectPolicy",
+    "applicable",
+    "enforce",
+    "load_policy",
+    "path_forms",
+]
 
 POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
@@ -77,6 +93,23 @@ class ProjectPolicy(BaseModel):
         title="Login role",
         description="Vault login role (kubernetes) or role_id (approle) for this project.",
     )
+    kinds: tuple[str, ...] | None = Field(
+        default=None,
+        title="Kinds that may hold placeholders",
+        description=(
+            "Kinds whose objects may hold placeholders; Secret means the data and stringData "
+            'of v1 Secrets (the only values Argo CD masks); "*" or unset: every kind, whose '
+            "values the Argo CD UI shows in clear."
+        ),
+    )
+    streamed: Literal["fail", "mask"] | None = Field(
+        default=None,
+        title="Streamed sources",
+        description=(
+            "ARGOCD_APP_REVISION=streamed (argocd app manifests/diff --local): fail, or mask "
+            "every value; Vault is never read. Default: the top-level streamed."
+        ),
+    )
 
 
 class Policy(BaseModel):
@@ -87,6 +120,14 @@ class Policy(BaseModel):
     projects: dict[str, ProjectPolicy] = Field(
         title="Projects",
         description='Argo CD project name (or "*" for every other project) to its policy.',
+    )
+    streamed: Literal["fail", "mask"] = Field(
+        default="fail",
+        title="Streamed sources",
+        description=(
+            "ARGOCD_APP_REVISION=streamed (argocd app manifests/diff --local): fail, or mask "
+            "every value; Vault is never read."
+        ),
     )
 
     def for_project(self, project: str) -> ProjectPolicy | None:
@@ -193,6 +234,33 @@ def _render_patterns(entry: ProjectPolicy, app: Mapping[str, str], where: str) -
             msg = f"{where}: pattern {raw!r}: {exc.message or type(exc).__name__}"
             raise InputError(msg) from None
     return patterns
+
+
+def applicable(request: RenderRequest) -> tuple[Path, Policy, ProjectPolicy | None] | None:
+    """Load the policy named by ``LSP_RENDER_POLICY`` and pick the app's project entry.
+
+    Parameters
+    ----------
+    request
+        The render.
+
+    Returns
+    -------
+    tuple or None
+        The file, the policy and the entry of the app's project (else ``"*"``,
+        else ``None``); ``None`` when no policy is configured.
+
+    Raises
+    ------
+    InputError
+        The policy file is unreadable or malformed.
+    """
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return None
+    file = Path(name)
+    policy = load_policy(file)
+    return file, policy, policy.for_project(request.app.project)
 
 
 def enforce(paths: Collection[str], request: RenderRequest) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lsp_render.core.errors import InputError, SecretError
 from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.secrets.exposure import UNREAD
 from lsp_render.secrets.jsonpath import format_value, go_json
 from lsp_render.secrets.modifiers import ModifierError, apply_modifiers
 from lsp_render.secrets.placeholders import Placeholder
@@ -73,6 +74,8 @@ def _value(bound: Bound, results: Mapping[SecretRef, SecretResult], where: str, 
         raise SecretError(
             f"{where}: the backend returned nothing for path {ref.path} ({placeholder.label})"
         )
+    if result.data is UNREAD:  # streamed sources: deliberately not read, always masked
+        return _masked(placeholder)
     if result.error is not None or result.data is None:
         reason = result.error or f"Could not find secrets at path {ref.path}"
         raise SecretError(f"{where}: {reason} (placeholder {placeholder.label} in {field})")

@@ -1,9 +1,12 @@
 """``diff``: the rendered manifests of one application, between two environments or revisions.
 
-Each side is rendered once by the engines with placeholders left in, then
-substituted; comparing the two tells which values came from a secret
-backend, and those (and every value of a ``Secret``'s ``data`` and
-``stringData``) are masked before anything is printed (see ``masking``).
+Each side is rendered exactly as ``lsp-render render`` renders it (values
+resolved in Helm values too, with ``resolveInValues``), and once more with
+placeholders left in; comparing the two tells which values came from a secret
+backend. Those, every value of a ``Secret``'s ``data`` and ``stringData``, and
+every string holding any form of a value the render read (names, namespaces,
+keys, labels, annotations; see ``masking``) are masked before anything is
+printed, headers included.
 Resources are matched by group, kind, namespace and name, and each
 difference is printed as a unified diff of normalised YAML.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +31,12 @@ from lsp_render.workflows.masking import (
     HIDDEN,
     ValuePath,
     all_leaf_paths,
+    mask_keys,
     mask_one,
     mask_pair,
+    scan_paths,
     secret_paths,
+    secret_pattern,
     substituted_paths,
 )
 from lsp_render.workflows.resources import (
@@ -68,11 +75,15 @@ class Side:
     label
         How headers name the side (an environment, or a revision).
     resources
-        Parsed object and secret value paths, by resource key.
+        Parsed object and secret value paths, by resource key (a key's name or
+        namespace that holds a secret is masked).
+    pattern
+        Matches every form of the values this side read, or ``None``.
     """
 
     label: str
     resources: Mapping[ResourceKey, tuple[Any, frozenset[ValuePath]]]
+    pattern: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,8 +194,8 @@ def render_side(
         When the render fails (exit 2, or the render's own code when it is 2 or more).
     """
     from lsp_render import pipeline
-    from lsp_render import secrets as secret_facade
     from lsp_render.argocd.request import build_request
+    from lsp_render.secrets.recorder import recording
 
     try:
         raw_request = build_request(
@@ -201,21 +212,30 @@ def render_side(
             if secrets.no_secrets:
                 raise
             raw_docs = None  # e.g. resolveInValues with a values schema: placeholders refused
-        if raw_docs is None:
-            final_docs = pipeline.render(real_request)
-        elif secrets.no_secrets:
-            final_docs = raw_docs
+        seen: list[Mapping[str, Any]] = []
+        if secrets.no_secrets:
+            final_docs = raw_docs or []
         else:
-            final_docs = secret_facade.substitute_documents(raw_docs, real_request)
+            with recording() as seen:
+                final_docs = pipeline.render(real_request)  # exactly what `render` prints
         final = [parse_document(doc) for doc in final_docs]
+        pattern = secret_pattern(seen)
         if raw_docs is None:
             paths = [frozenset(_all_but_identity(obj) | secret_paths(obj)) for obj in final]
         else:
             paths = _align([parse_document(doc) for doc in raw_docs], final)
+        paths = [
+            frozenset(found | scan_paths(obj, pattern))
+            for found, obj in zip(paths, final, strict=True)
+        ]
     except LspRenderError as exc:
         raise _failed(exc, label) from None
-    keys = unique_keys(final)
-    return Side(label, dict(zip(keys, zip(final, paths, strict=True), strict=True)))
+    # Keys from the masked objects: a name or namespace built from a secret never
+    # reaches a header.
+    keys = unique_keys(
+        [mask_one(obj, found, HIDDEN) for obj, found in zip(final, paths, strict=True)]
+    )
+    return Side(label, dict(zip(keys, zip(final, paths, strict=True), strict=True)), pattern)
 
 
 def _header(key: ResourceKey, side: Side) -> str:
@@ -238,12 +258,24 @@ def diff_sides(old: Side, new: Side, *, context: int = 3) -> list[ResourceDiff]:
         The differing resources, sorted by key.
     """
     out = []
+    patterns = [p for p in (old.pattern, new.pattern) if p is not None]
+
+    def also(obj: Any, paths: frozenset[ValuePath]) -> frozenset[ValuePath]:
+        # A value one side read may stand in the other side too.
+        return frozenset(paths.union(*(scan_paths(obj, p) for p in patterns)))
+
+    def keys_masked(obj: Any) -> Any:
+        for pattern in patterns:
+            obj = mask_keys(obj, pattern)
+        return obj
+
     for key in sorted(set(old.resources) | set(new.resources)):
         before = old.resources.get(key)
         after = new.resources.get(key)
         if before is not None and after is not None:
-            masked_old, masked_new = mask_pair(before[0], after[0], before[1], after[1])
-            old_text, new_text = dump_resource(masked_old), dump_resource(masked_new)
+            masked_old, masked_new = mask_pair(before[0], after[0], also(*before), also(*after))
+            old_text = dump_resource(keys_masked(masked_old))
+            new_text = dump_resource(keys_masked(masked_new))
             if old_text == new_text:
                 continue
             status, from_file, to_file = (
@@ -252,10 +284,12 @@ def diff_sides(old: Side, new: Side, *, context: int = 3) -> list[ResourceDiff]:
                 f"b/{_header(key, new)}",
             )
         elif after is not None:
-            old_text, new_text = "", dump_resource(mask_one(after[0], after[1], HIDDEN))
+            masked = keys_masked(mask_one(after[0], also(*after), HIDDEN))
+            old_text, new_text = "", dump_resource(masked)
             status, from_file, to_file = "added", "/dev/null", f"b/{_header(key, new)}"
         elif before is not None:
-            old_text, new_text = dump_resource(mask_one(before[0], before[1], HIDDEN)), ""
+            masked = keys_masked(mask_one(before[0], also(*before), HIDDEN))
+            old_text, new_text = dump_resource(masked), ""
             status, from_file, to_file = "removed", f"a/{_header(key, old)}", "/dev/null"
         else:  # pragma: no cover - the key came from one of them
             continue

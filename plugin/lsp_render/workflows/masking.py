@@ -1,8 +1,13 @@
 """Hide secret values in a diff while still showing which of them changed.
 
 A value is secret when it is in the ``data`` or ``stringData`` of a core v1
-``Secret``, or when lsp-render substituted a placeholder into it (found by
-comparing the render before and after substitution). Both sides of a diff are
+``Secret``, when lsp-render substituted a placeholder into it (found by
+comparing the render before and after substitution), or when it holds any form
+of a value the render read from its backend (:func:`secret_pattern`: exact,
+whitespace-collapsed, quoted, JSON-escaped, base64, SHA-256, and the strings
+inside a JSON value), wherever it stands: a name, a namespace, a label, an
+annotation. A mapping key holding one is renamed (:func:`mask_keys`), and so is
+a resource's identity in the diff's headers. Both sides of a diff are
 masked together: a secret value equal on both sides becomes
 :data:`UNCHANGED` on both (no diff line), a changed one becomes
 :data:`CHANGED_OLD` and :data:`CHANGED_NEW` (a diff line that says "changed"
@@ -13,21 +18,30 @@ never from the values themselves (no hash, no length).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from lsp_render.core.redaction import secret_forms
+from lsp_render.secrets.recorder import leaf_strings
 
 __all__ = [
     "ADDED",
     "CHANGED_NEW",
     "CHANGED_OLD",
     "HIDDEN",
+    "MASKED_KEY",
     "REMOVED",
     "UNCHANGED",
     "ValuePath",
     "all_leaf_paths",
+    "mask_keys",
     "mask_one",
     "mask_pair",
+    "scan_paths",
     "secret_paths",
+    "secret_pattern",
     "substituted_paths",
 ]
 
@@ -39,6 +53,9 @@ CHANGED_NEW = "++++++++ (changed, new value)"
 ADDED = "++++++++ (added)"
 REMOVED = "++++++++ (removed)"
 HIDDEN = "******** (hidden)"
+MASKED_KEY = "******** (secret key{n})"
+
+_MIN_NEEDLE = 4  # shorter values would mask ordinary words; substitution paths still catch them
 
 _MISSING = object()
 
@@ -159,3 +176,99 @@ def mask_pair(
             old_out = _set(old_out, path, CHANGED_OLD)
             new_out = _set(new_out, path, CHANGED_NEW)
     return old_out, new_out
+
+
+def secret_pattern(seen: Iterable[Mapping[str, Any]]) -> re.Pattern[str] | None:
+    """Build one pattern matching every form of every value a render read.
+
+    Parameters
+    ----------
+    seen
+        The data of the secrets read (``secrets.recorder.recording``).
+
+    Returns
+    -------
+    re.Pattern or None
+        Matches any form of four characters or more; ``None`` when nothing was read.
+    """
+    values = leaf_strings(seen)
+    needles: set[str] = set()
+    for value in values:
+        forms = secret_forms(value) | {hashlib.sha256(value.encode()).hexdigest()}
+        needles |= {form for form in forms if len(form) >= _MIN_NEEDLE}
+    if not needles:
+        return None
+    ordered = sorted(needles, key=len, reverse=True)
+    return re.compile("|".join(re.escape(n) for n in ordered))
+
+
+def _holds(value: Any, pattern: re.Pattern[str]) -> bool:
+    if value is None or isinstance(value, bool | dict | list):
+        return False
+    return pattern.search(str(value)) is not None
+
+
+def scan_paths(obj: Any, pattern: re.Pattern[str] | None, path: ValuePath = ()) -> set[ValuePath]:
+    """Return the path of every scalar of ``obj`` that holds a form of a secret value.
+
+    Parameters
+    ----------
+    obj
+        A parsed object.
+    pattern
+        From :func:`secret_pattern` (``None``: nothing is secret).
+    path
+        Where ``obj`` stands.
+
+    Returns
+    -------
+    set of tuple
+        Value paths to mask.
+    """
+    if pattern is None:
+        return set()
+    if isinstance(obj, dict):
+        found: set[ValuePath] = set()
+        for key, value in obj.items():
+            found |= scan_paths(value, pattern, (*path, key))
+        return found
+    if isinstance(obj, list):
+        found = set()
+        for index, item in enumerate(obj):
+            found |= scan_paths(item, pattern, (*path, index))
+        return found
+    return {path} if _holds(obj, pattern) else set()
+
+
+def mask_keys(obj: Any, pattern: re.Pattern[str] | None) -> Any:
+    """Return ``obj`` with every mapping key that holds a secret form renamed.
+
+    Keys are renamed to :data:`MASKED_KEY`, numbered in the order of the
+    original keys when a mapping has several.
+
+    Parameters
+    ----------
+    obj
+        A parsed (and value-masked) object.
+    pattern
+        From :func:`secret_pattern`.
+
+    Returns
+    -------
+    Any
+        A copy when something was renamed, else ``obj``.
+    """
+    if pattern is None:
+        return obj
+    if isinstance(obj, list):
+        return [mask_keys(item, pattern) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    secret = sorted(str(k) for k in obj if _holds(k, pattern))
+    out = {}
+    for key, value in obj.items():
+        if _holds(key, pattern):
+            number = secret.index(str(key)) + 1
+            key = MASKED_KEY.format(n=f" {number}" if len(secret) > 1 else "")  # noqa: PLW2901
+        out[key] = mask_keys(value, pattern)
+    return out

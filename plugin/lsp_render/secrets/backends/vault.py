@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,9 +36,16 @@ import hvac
 import hvac.exceptions
 import hvac.utils
 
+from lsp_render.core.errors import BackendUnavailableError
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.secrets.backends.vault_auth import cache_identity, login, static_token
-from lsp_render.secrets.backends.vault_client import Budget, BudgetSession, Retrier, status_of
+from lsp_render.secrets.backends.vault_client import (
+    Budget,
+    BudgetSession,
+    Retrier,
+    run_parallel,
+    status_of,
+)
 from lsp_render.secrets.backends.vault_config import VaultConfig
 from lsp_render.secrets.token_cache import TokenCache
 
@@ -121,6 +127,7 @@ class VaultBackend:
         )
         self._client: hvac.Client | None = None
         self._source = ""  # "static", "cache" or "login"
+        self._token_alive: bool | None = None  # lookup-self's verdict on a refused cached token
         self._lock = threading.Lock()
         self._mounts: list[_Mount] = []
         self._mount_lock = threading.Lock()
@@ -175,11 +182,14 @@ class VaultBackend:
         self._budget.start()
         client = self._ensure_client()
         plans = self._plan(client, unique)
-        targets = [
-            t
-            for t in dict.fromkeys(p.target for p in plans.values() if p.target is not None)
-            if t not in self._outcomes
-        ]
+        wanted = list(dict.fromkeys(p.target for p in plans.values() if p.target is not None))
+        targets = [t for t in wanted if t not in self._outcomes]
+        _log.debug(
+            "vault: %d placeholder secret(s), %d distinct read(s), %d already read in this render",
+            len(unique),
+            len(wanted),
+            len(wanted) - len(targets),
+        )
         fetched = self._parallel(lambda t: self._fetch(client, t), targets)
         self._outcomes.update(zip(targets, fetched, strict=True))
         outcomes = self._outcomes
@@ -209,48 +219,90 @@ class VaultBackend:
             if self._client is not None:
                 return self._client
             config = self.config
-            session = BudgetSession(self._budget, config.timeout, config.address)
+            # hvac takes verify and cert from the session it is given (a session's
+            # verify is True unless set), so the TLS settings go on the session.
+            session = BudgetSession(
+                self._budget,
+                config.timeout,
+                config.address,
+                verify=config.verify,
+                cert=config.cert,
+                server_name=config.server_name,
+            )
             client = hvac.Client(
                 url=config.address,
                 token="",  # never hvac's own VAULT_TOKEN / ~/.vault-token lookup
                 namespace=config.namespace,
                 verify=config.verify,
-                cert=config.cert if config.cert is not None else (),
+                cert=config.cert if config.cert is not None else (),  # () : not hvac's env
                 timeout=config.timeout,
+                allow_redirects=False,  # BudgetSession follows same-origin redirects only
                 session=session,
             )
+            _log.debug("vault: %s, auth method %s", config.address, config.auth)
             if config.auth == "token":
                 client.token = static_token(config)
                 self._source = "static"
             else:
                 cached = self._cache.load()
                 if cached is not None:
-                    _log.debug("vault: using the cached %s token", config.auth)
+                    _log.debug("vault: token cache hit: reusing the %s login token", config.auth)
                     client.token = cached
                     self._source = "cache"
                 else:
+                    _log.debug("vault: token cache miss")
                     self._login(client)
             self._client = client
             return client
 
     def _login(self, client: hvac.Client) -> None:
-        _log.debug("vault: %s login at auth/%s", self.config.auth, self.config.auth_mount)
+        config = self.config
+        role = config.role if config.auth == "kubernetes" else None
+        _log.debug(
+            "vault: login with %s at auth/%s%s",
+            config.auth,
+            config.auth_mount,
+            f" as role {role}" if role else "",
+        )
         result = login(client, self.config, self._retrier)
         self._cache.store(result.token, result.ttl)
         client.token = result.token
         self._source = "login"
 
     def _relogin(self, client: hvac.Client, refused: str) -> bool:
-        """After a 403: log in again if the refused token came from the cache."""
+        """After a 403: log in again if the refused token came from the cache and is dead.
+
+        A 403 is also Vault's answer to a path the token's policy does not cover.
+        ``lookup-self`` tells the two apart: a token it still accepts is kept
+        (the 403 stands, as a policy refusal), so one refused path does not cost
+        every later render of the sidecar a new login.
+        """
         with self._lock:
             if client.token != refused:
                 return True  # another thread already replaced it
             if self._source != "cache":
                 return False
+            if self._token_alive is None:
+                self._token_alive = self._lookup_self(client)
+            if self._token_alive:
+                return False
             _log.debug("vault: the cached token was refused; logging in again")
             self._cache.drop(refused)
             self._login(client)
+            self._token_alive = None
             return True
+
+    def _lookup_self(self, client: hvac.Client) -> bool:
+        try:
+            self._retrier.call(
+                "token lookup", lambda: client.adapter.get("/v1/auth/token/lookup-self")
+            )
+        except hvac.exceptions.VaultError as exc:
+            if status_of(exc) in (401, 403):
+                return False
+            raise
+        _log.debug("vault: the cached token is still valid; the 403 is a policy refusal")
+        return True
 
     def _authed(self, client: hvac.Client, what: str, fn: Callable[[], T]) -> T:
         token = client.token
@@ -333,7 +385,7 @@ class VaultBackend:
         data = answer.get("data") if isinstance(answer, dict) else None
         mount_path = data.get("path") if isinstance(data, dict) else None
         if not isinstance(data, dict) or not isinstance(mount_path, str) or not mount_path:
-            return "missing"
+            raise self._malformed("mount lookup")
         options = data.get("options")
         kv = 2 if isinstance(options, dict) and str(options.get("version")) == "2" else 1
         if data.get("type") not in ("kv", "generic"):
@@ -370,20 +422,9 @@ class VaultBackend:
     # -- reads --------------------------------------------------------------------------------
 
     def _parallel(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(
-            max_workers=min(MAX_WORKERS, len(items)), thread_name_prefix="vault"
-        ) as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        return run_parallel(fn, items, MAX_WORKERS)
 
-    def _fetch(self, client: hvac.Client, target: _Target) -> _Outcome:  # noqa: PLR0911
+    def _fetch(self, client: hvac.Client, target: _Target) -> _Outcome:
         _log.debug(
             "vault: read %s/%s (KV v%d, version %s)",
             target.mount,
@@ -416,14 +457,19 @@ class VaultBackend:
         data = answer.get("data") if isinstance(answer, dict) else None
         if target.kv == 2:
             if not isinstance(data, dict):
-                return _Outcome(problem="malformed")
+                raise self._malformed(f"read of {target.mount}/{target.sub}")
             inner = data.get("data")
             if inner is None:
                 return _Outcome(problem="deleted", version=wanted or _meta_version(data))
             data = inner
         if not isinstance(data, dict):
-            return _Outcome(problem="malformed")
+            raise self._malformed(f"read of {target.mount}/{target.sub}")
         return _Outcome(data=data)
+
+    def _malformed(self, what: str) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"Vault at {self.config.address} sent a malformed answer to the {what} (no data object)"
+        )
 
     @staticmethod
     def _not_found(exc: hvac.exceptions.VaultError, wanted: str) -> _Outcome:

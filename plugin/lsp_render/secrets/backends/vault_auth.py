@@ -9,6 +9,7 @@ saying what to set. Neither ever includes a credential or a response body.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from lsp_render.secrets.backends.vault_client import Retrier, status_of
 from lsp_render.secrets.backends.vault_config import VaultConfig
 
 __all__ = ["LoginResult", "cache_identity", "login", "static_token"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +84,12 @@ def static_token(config: VaultConfig) -> str:
 
     """
     if config.token:
+        _log.debug("vault: token from VAULT_TOKEN")
         return config.token
     if config.home is not None:
         path = config.home / ".vault-token"
         if path.is_file():
+            _log.debug("vault: token from %s", path)
             return _read_secret_file(path, "token")
     msg = (
         "no Vault token: set VAULT_TOKEN, write ~/.vault-token, or choose a login "

@@ -12,18 +12,29 @@ them, and a body can hold secret values).
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import hvac.exceptions
 import requests
 
 from lsp_render.core.errors import BackendUnavailableError
+from lsp_render.secrets.backends.vault_http import (
+    DeadlineAdapter,
+    DeadlineExceeded,
+    MalformedAnswerError,
+    RedirectRefusedError,
+    deadline,
+    origin,
+    same_origin,
+)
 
-__all__ = ["Budget", "BudgetSession", "Retrier", "status_of"]
+__all__ = ["Budget", "BudgetSession", "Retrier", "run_parallel", "status_of"]
 
 T = TypeVar("T")
 
@@ -105,7 +116,14 @@ class Budget:
 
 
 class BudgetSession(requests.Session):
-    """A ``requests`` session whose every request times out within the budget.
+    """A ``requests`` session whose every request ends within the budget.
+
+    Each request, body included, must finish within the smaller of ``timeout``
+    and what is left of the budget (``vault_http.deadline``). A redirect is
+    followed only to the same scheme, host and port (the token goes with it);
+    one to another origin is refused (:class:`RedirectRefusedError`). A
+    successful answer whose body is not a JSON object (truncated, garbled) is
+    a :class:`MalformedAnswerError`.
 
     Parameters
     ----------
@@ -115,24 +133,87 @@ class BudgetSession(requests.Session):
         Seconds per request at most.
     address
         Vault's address, for messages.
+    verify
+        ``requests``' ``verify``: ``False``, ``True`` or a CA file or directory.
+    cert
+        Client certificate and key files, or ``None``.
+    server_name
+        ``VAULT_TLS_SERVER_NAME``, or ``None``.
 
     """
 
-    def __init__(self, budget: Budget, timeout: float, address: str) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        timeout: float,
+        address: str,
+        *,
+        verify: bool | str = True,
+        cert: tuple[str, str] | None = None,
+        server_name: str | None = None,
+    ) -> None:
         super().__init__()
         self._budget = budget
         self._timeout = timeout
         self._address = address
+        self.verify = verify
+        self.cert = cert
+        adapter = DeadlineAdapter(server_name)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
-        """Send a request with a timeout clamped to the budget left."""
+        """Send a request within the budget; follow same-origin redirects only."""
+        method_text = method.decode() if isinstance(method, bytes) else method
+        url_text = url.decode() if isinstance(url, bytes) else url
+        kwargs["allow_redirects"] = False
+        kwargs["stream"] = False
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self._send_once(method_text, url_text, *args, **kwargs)
+            if not response.is_redirect:
+                _check_json(response)
+                return response
+            target = urljoin(url_text, response.headers.get("location", ""))
+            response.close()
+            if not same_origin(url_text, target):
+                scheme, host, port = origin(target)
+                msg = f"{scheme}://{host}:{port}"
+                raise RedirectRefusedError(msg)
+            url_text = target
+        msg = f"more than {_MAX_REDIRECTS} redirects"
+        raise RedirectRefusedError(msg)
+
+    def _send_once(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         remaining = self._budget.remaining()
         if remaining <= 0:
             raise _out_of_budget(self._address, self._budget.seconds, "no time left")
-        kwargs["timeout"] = max(0.05, min(self._timeout, remaining))
-        return super().request(method, url, *args, **kwargs)
+        limit = max(0.05, min(self._timeout, remaining))
+        kwargs["timeout"] = limit
+        with deadline(limit) as watch:
+            try:
+                return super().request(method, url, *args, **kwargs)
+            except requests.RequestException as exc:
+                if watch.fired:
+                    msg = f"no complete answer within {limit:g} s"
+                    raise DeadlineExceeded(msg) from None
+                raise exc from None
+
+
+_MAX_REDIRECTS = 3
+
+
+def _check_json(response: requests.Response) -> None:
+    if not 200 <= response.status_code < 300 or not response.content.strip():
+        return
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        msg = "not a JSON object"
+        raise MalformedAnswerError(msg)
 
 
 def _out_of_budget(address: str, seconds: float, reason: str) -> BackendUnavailableError:
@@ -202,7 +283,23 @@ class Retrier:
             try:
                 return fn()
             except requests.exceptions.SSLError:
-                msg = f"TLS with Vault at {self._address} failed ({what}): check VAULT_CACERT"
+                msg = (
+                    f"TLS with Vault at {self._address} failed ({what}): check VAULT_CACERT, "
+                    "VAULT_CAPATH, VAULT_CLIENT_CERT and VAULT_TLS_SERVER_NAME"
+                )
+                raise BackendUnavailableError(msg) from None
+            except RedirectRefusedError as exc:
+                msg = (
+                    f"Vault at {self._address} redirected the {what} to {exc}: redirects are "
+                    "followed only to the same scheme, host and port (the token would go along)"
+                )
+                raise BackendUnavailableError(msg) from None
+            except (
+                MalformedAnswerError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ):
+                msg = f"Vault at {self._address} sent a malformed or truncated answer to the {what}"
                 raise BackendUnavailableError(msg) from None
             except requests.Timeout:
                 reason = f"request timed out ({what})"
@@ -223,3 +320,66 @@ class Retrier:
             if self._budget.remaining() <= delay:
                 raise _out_of_budget(self._address, self._budget.seconds, reason) from None
             self._sleep(delay)
+
+
+def run_parallel(fn: Callable[[Any], T], items: list[Any], max_workers: int) -> list[T]:
+    """Return ``[fn(item) for item in items]``, computed on daemon threads.
+
+    The calling thread waits in an interruptible wait, so SIGTERM's handler
+    runs at once; and the threads are daemons, so an exit (Argo CD's deadline,
+    a failed read) never waits for a request still in flight. The first
+    failure, in item order, is raised as soon as it is known.
+
+    Parameters
+    ----------
+    fn
+        The work for one item.
+    items
+        The items.
+    max_workers
+        Threads at most.
+
+    Returns
+    -------
+    list
+        The results, in item order.
+
+    """
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException | None] = [None] * len(items)
+    finished = [False] * len(items)
+    todo = list(range(len(items)))
+    lock = threading.Lock()
+    changed = threading.Condition(lock)
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo or any(e is not None for e in errors):
+                    return
+                index = todo.pop(0)
+            try:
+                value = fn(items[index])
+            except BaseException as exc:
+                with lock:
+                    errors[index] = exc
+                    finished[index] = True
+                    changed.notify_all()
+                continue
+            with lock:
+                results[index] = value
+                finished[index] = True
+                changed.notify_all()
+
+    for number in range(min(max_workers, len(items))):
+        threading.Thread(target=worker, name=f"vault-{number}", daemon=True).start()
+    with changed:
+        while True:
+            failed = next((e for e in errors if e is not None), None)
+            if failed is not None:
+                raise failed
+            if all(finished):
+                return list(results)
+            changed.wait()

@@ -16,16 +16,24 @@ Variables (``|`` separates an lsp-render name from its AVP aliases):
 ``VAULT_NAMESPACE``
     Enterprise namespace, sent as ``X-Vault-Namespace``.
 ``VAULT_CACERT``, ``VAULT_CAPATH``
-    CA file, or directory of CA files, to verify Vault's certificate.
+    CA file (PEM), or directory of hashed CA files (``openssl rehash``), to verify
+    Vault's certificate; ``VAULT_CACERT`` wins when both are set, as for the vault
+    CLI. A name that does not exist is an error.
 ``VAULT_CLIENT_CERT``, ``VAULT_CLIENT_KEY``
     Client certificate and key (PEM) for TLS client auth; both or neither.
 ``VAULT_SKIP_VERIFY``
     ``true``: do not verify Vault's certificate (default ``false``).
+``VAULT_TLS_SERVER_NAME``
+    Name sent in SNI and checked against Vault's certificate instead of the
+    host of ``VAULT_ADDR``.
+``AVP_TYPE``
+    ``vault`` or unset; any other backend of AVP is refused as not supported.
 ``LSP_RENDER_VAULT_AUTH`` | ``AVP_AUTH_TYPE``
     ``token`` (default), ``kubernetes`` (``k8s``), ``approle``, ``userpass``, ``github``.
-``LSP_RENDER_VAULT_AUTH_MOUNT`` | ``AVP_K8S_MOUNT_PATH`` (kubernetes), ``AVP_MOUNT_PATH`` (others)
+``LSP_RENDER_VAULT_AUTH_MOUNT`` | ``AVP_K8S_MOUNT_PATH`` (kubernetes), ``AVP_MOUNT_PATH``
     Auth mount, with or without ``auth/``; default the method's name
-    (``auth/kubernetes``, ``auth/approle``, ...).
+    (``auth/kubernetes``, ``auth/approle``, ...). For kubernetes, AVP's own
+    order: ``AVP_K8S_MOUNT_PATH`` when set, else ``AVP_MOUNT_PATH``.
 ``LSP_RENDER_VAULT_ROLE`` | ``AVP_K8S_ROLE``
     Kubernetes login role. The operator policy's ``role`` overrides it.
 ``LSP_RENDER_VAULT_K8S_TOKEN_PATH`` | ``AVP_K8S_TOKEN_PATH``
@@ -74,6 +82,7 @@ __all__ = [
     "AUTH_METHODS",
     "DEFAULT_K8S_TOKEN_PATH",
     "VaultConfig",
+    "check_backend_type",
     "hostile_free",
 ]
 
@@ -177,6 +186,8 @@ class VaultConfig:
         ``requests``' ``verify``: ``False``, ``True`` or a CA file or directory.
     cert
         Client certificate and key files, or ``None``.
+    server_name
+        ``VAULT_TLS_SERVER_NAME``, or ``None``.
 
     """
 
@@ -204,6 +215,7 @@ class VaultConfig:
     backoff: float = 0.2
     verify: bool | str = True
     cert: tuple[str, str] | None = None
+    server_name: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, role: str | None = None) -> VaultConfig:
@@ -236,6 +248,7 @@ class VaultConfig:
         if not address.startswith(("http://", "https://")):
             msg = f"VAULT_ADDR must start with http:// or https://, not {address!r}"
             raise InputError(msg)
+        check_backend_type(env)
         raw_auth = (_first(env, "LSP_RENDER_VAULT_AUTH", "AVP_AUTH_TYPE") or "token").lower()
         auth = _AUTH_ALIASES.get(raw_auth, raw_auth)
         if auth not in AUTH_METHODS:
@@ -243,8 +256,11 @@ class VaultConfig:
                 f"LSP_RENDER_VAULT_AUTH must be one of {', '.join(AUTH_METHODS)}, not {raw_auth!r}"
             )
             raise InputError(msg)
-        mount_alias = "AVP_K8S_MOUNT_PATH" if auth == "kubernetes" else "AVP_MOUNT_PATH"
-        auth_mount = _mount(_first(env, "LSP_RENDER_VAULT_AUTH_MOUNT", mount_alias), auth)
+        # AVP (pkg/config/config.go): kubernetes prefers AVP_K8S_MOUNT_PATH, else AVP_MOUNT_PATH.
+        aliases = ("AVP_K8S_MOUNT_PATH",) if auth == "kubernetes" else ()
+        auth_mount = _mount(
+            _first(env, "LSP_RENDER_VAULT_AUTH_MOUNT", *aliases, "AVP_MOUNT_PATH"), auth
+        )
         kv_raw = _first(env, "LSP_RENDER_VAULT_KV_VERSION", "AVP_KV_VERSION")
         if kv_raw not in (None, "1", "2"):
             msg = f"LSP_RENDER_VAULT_KV_VERSION must be 1 or 2, not {kv_raw!r}"
@@ -285,6 +301,7 @@ class VaultConfig:
             backoff=_number(env, "LSP_RENDER_VAULT_BACKOFF", 0.2, minimum=0.0),
             verify=_verify(env),
             cert=_cert(env),
+            server_name=_first(env, "VAULT_TLS_SERVER_NAME"),
         )
 
 
@@ -302,15 +319,53 @@ def _cache_dir(env: Mapping[str, str], home: Path | None) -> Path | None:
     return None
 
 
+def check_backend_type(environ: Mapping[str, str]) -> None:
+    """Refuse an ``AVP_TYPE`` other than ``vault`` (AVP's other backends are not supported).
+
+    Parameters
+    ----------
+    environ
+        The process environment; ``ARGOCD_ENV_*`` is ignored.
+
+    Raises
+    ------
+    InputError
+        ``AVP_TYPE`` names another backend.
+
+    """
+    kind = _first(hostile_free(environ), "AVP_TYPE")
+    if kind is not None and kind.lower() != "vault":
+        msg = (
+            f"AVP_TYPE {kind!r} is not supported: lsp-render reads secrets from Vault "
+            "(AVP_TYPE=vault, or unset)"
+        )
+        raise InputError(msg)
+
+
+def _existing(env: Mapping[str, str], name: str, *, directory: bool) -> str | None:
+    value = _first(env, name)
+    if value is None:
+        return None
+    path = Path(value)
+    if not (path.is_dir() if directory else path.is_file()):
+        what = "directory" if directory else "file"
+        msg = f"{name} names no readable {what}: {value}"
+        raise InputError(msg)
+    return value
+
+
 def _verify(env: Mapping[str, str]) -> bool | str:
     if _bool(env, "VAULT_SKIP_VERIFY", default=False):
         return False
-    return _first(env, "VAULT_CACERT", "VAULT_CAPATH") or True
+    cacert = _existing(env, "VAULT_CACERT", directory=False)
+    if cacert is not None:
+        return cacert
+    return _existing(env, "VAULT_CAPATH", directory=True) or True
 
 
 def _cert(env: Mapping[str, str]) -> tuple[str, str] | None:
-    cert = _first(env, "VAULT_CLIENT_CERT")
-    key = _first(env, "VAULT_CLIENT_KEY")
+    cert = _existing(env, "VAULT_CLIENT_CERT", directory=False)
+    key = _existing(env, "VAULT_CLIENT_KEY", directory=False)
     if cert is None and key is None:
         return None
     if cert is None or key is None:
