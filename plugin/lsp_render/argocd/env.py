@@ -15,9 +15,11 @@ from lsp_render.core.context import AppInfo, PluginParams
 from lsp_render.core.errors import InputError
 
 __all__ = [
+    "PARAMETER_TYPES",
     "app_info",
     "env_name",
     "kube_api_versions",
+    "parameter_value",
     "plugin_params",
     "release_name_from_app",
     "repo_root_from_source_path",
@@ -50,7 +52,7 @@ def plugin_params(environ: Mapping[str, str]) -> PluginParams:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             msg = f"ARGOCD_APP_PARAMETERS[{index}] is not a parameter object with a name"
             raise InputError(msg)
-        raw[entry["name"]] = _parameter_value(entry, index)
+        raw[entry["name"]] = parameter_value(entry, index)
     return PluginParams(
         env=_string(raw, "env"),
         values_files=_array(raw, "values-files"),
@@ -61,8 +63,35 @@ def plugin_params(environ: Mapping[str, str]) -> PluginParams:
     )
 
 
-def _parameter_value(entry: Mapping[str, Any], index: int) -> Any:
-    for key in ("map", "array", "string"):
+PARAMETER_TYPES: Mapping[str, str] = {
+    "env": "string",
+    "values-files": "array",
+    "helm-parameters": "map",
+    "release-name": "string",
+    "namespace": "string",
+}
+"""The parameters lsp-render announces, with the collection type of each."""
+
+_FIELDS = ("string", "array", "map")
+
+
+def parameter_value(entry: Mapping[str, Any], index: int) -> Any:
+    """Return the value of one ``ARGOCD_APP_PARAMETERS`` entry (``render`` and ``parameters``).
+
+    An entry may carry ``string``, ``array`` and ``map`` together. A parameter
+    lsp-render announces reads the field of its announced type first (``env``
+    its ``string``, ``values-files`` its ``array``, ``helm-parameters`` its
+    ``map``); any other parameter, and an announced one without that field,
+    reads the first present of ``string``, ``array``, ``map``.
+
+    Raises
+    ------
+    InputError
+        When the chosen field has the wrong JSON type.
+    """
+    declared = PARAMETER_TYPES.get(str(entry.get("name")))
+    order = _FIELDS if declared is None else (declared, *(f for f in _FIELDS if f != declared))
+    for key in order:
         if key in entry and entry[key] is not None:
             value = entry[key]
             ok = (
