@@ -209,6 +209,9 @@ def invoke(args: Sequence[str], environ: Mapping[str, str], meta: MutableMapping
                     meta[APP_META_KEY] = ctx.meta[APP_META_KEY]
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a bare `lsp-render`: the help as click formats it, on stderr (exit 2)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         report_error("aborted", None)
         sys.exit(ExitCode.RENDER_FAILED)
