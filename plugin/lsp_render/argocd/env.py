@@ -172,13 +172,30 @@ def env_name(environ: Mapping[str, str], params: PluginParams, flag: str | None)
 
 
 def repo_root_from_source_path(app_dir: Path, environ: Mapping[str, str]) -> Path | None:
-    """Find the repository root from ``ARGOCD_APP_SOURCE_PATH`` when the app dir ends with it."""
+    """Find the root of Argo CD's copy of the repository from ``ARGOCD_APP_SOURCE_PATH``.
+
+    The copy's root is the repository root, and the app directory ends with the
+    whole source path. With ``reposerver.plugin.use.manifest.generate.paths=true``
+    the repo-server sends only the common root of the app path and the paths of
+    its ``argocd.argoproj.io/manifest-generate-paths`` annotation
+    (argo-cd ``reposerver/repository/utils.go``, ``getApplicationRootPath``): the
+    app directory then ends with a shorter tail of the source path (``hybrid``
+    for ``examples/hybrid`` when the annotation names ``../helm``), and the copy's
+    root is what lies above that tail. The longest tail that matches wins.
+
+    Returns
+    -------
+    Path or None
+        The root, or None without a usable ``ARGOCD_APP_SOURCE_PATH`` or when no
+        tail of it matches (the caller then looks for ``.git``).
+    """
     source = environ.get("ARGOCD_APP_SOURCE_PATH", "").strip().strip("/")
     if not source or source == ".":
         return app_dir if source == "." else None
-    parts = Path(source).parts
-    if ".." in parts or len(parts) > len(app_dir.parts):
+    parts = tuple(part for part in Path(source).parts if part != ".")
+    if ".." in parts:
         return None
-    if app_dir.parts[-len(parts) :] != parts:
-        return None
-    return Path(*app_dir.parts[: -len(parts)])
+    for size in range(min(len(parts), len(app_dir.parts) - 1), 0, -1):
+        if app_dir.parts[-size:] == parts[-size:]:
+            return Path(*app_dir.parts[:-size])
+    return None

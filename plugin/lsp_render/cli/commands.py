@@ -150,12 +150,14 @@ def parameters(ctx: click.Context, *, app_dir: Path) -> None:
 def init(ctx: click.Context, *, app_dir: Path) -> None:
     """Build local chart dependencies offline (Argo CD's init step); a no-op for other kinds."""
     from lsp_render.argocd.request import build_request
+    from lsp_render.core import deadline
     from lsp_render.detect import AppKind
     from lsp_render.pipeline import helm_inputs, plan
     from lsp_render.sources.helm import build_dependencies
 
     request = build_request(app_dir, environ=_environ(ctx))
     _meta(ctx)[APP_META_KEY] = request.label
+    deadline.begin(_environ(ctx), request.app_dir, request.repo_root)  # shared with render
     the_plan = plan(request)
     if the_plan.kind in (AppKind.HELM, AppKind.HYBRID):
         chart_dir = helm_inputs(request, the_plan, resolve_secrets=False).chart_dir

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from lsp_render.core import deadline
 from lsp_render.core.errors import InputError, RenderError
 
 __all__ = [
@@ -109,7 +110,11 @@ def run_engine(
 
 
 def _timeout_error(argv: Sequence[str], what: str, timeout: float) -> RenderError:
-    return RenderError(f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s")
+    left = deadline.remaining()
+    name = Path(argv[0]).name
+    if left is not None and left <= 0.05:
+        return RenderError(f"{what}: {name} did not finish before {deadline.describe()}")
+    return RenderError(f"{what}: {name} did not finish within {timeout:g} s")
 
 
 def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
@@ -136,8 +141,9 @@ def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
     Raises
     ------
     RenderError
-        When the program cannot be started.
+        When the program cannot be started, or the request's deadline has passed.
     """
+    deadline.check(what)
     try:
         return subprocess.Popen(
             list(argv),
@@ -160,7 +166,7 @@ def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> 
         When the engine fails, is killed, or does not finish within ``timeout``.
     """
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=deadline.clamp(timeout))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise _timeout_error(proc.args, what, timeout) from None  # type: ignore[arg-type]
@@ -211,13 +217,20 @@ def run_process(
     subprocess.CompletedProcess
         The return code (negative: killed by that signal) and decoded output.
 
+    The timeout is cut to what is left of the request's deadline
+    (:mod:`lsp_render.core.deadline`).
+
     Raises
     ------
     subprocess.TimeoutExpired
         After killing the process group.
     OSError
         When the program cannot be started.
+    RenderError
+        When the request's deadline has passed before the start.
     """
+    deadline.check(Path(argv[0]).name)
+    timeout = deadline.clamp(timeout)
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
