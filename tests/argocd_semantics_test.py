@@ -53,13 +53,30 @@ def _source(path: str) -> AppSource:
 # -- manifest-generate-paths ----------------------------------------------------------
 
 
-def test_the_tarball_root_is_the_common_root_of_the_annotation_paths() -> None:
-    # Cases of argo-cd's reposerver/repository/utils_test.go, TestGetApplicationRootPath.
-    assert application_root_path("/r/examples/hybrid", "/r", ".;../helm") == "/r/examples"
-    assert application_root_path("/r/examples/hybrid", "/r", ".") == "/r/examples/hybrid"
-    assert application_root_path("/r/examples/hybrid", "/r", "") == "/r"
-    assert application_root_path("/r/a/b", "/r", "/c") == "/r"
-    assert application_root_path("/r/a/b", "/r", "../../../../etc") == "/r"
+# The expectations of argo-cd v3.5.1's reposerver/repository/utils_test.go
+# (TestGetCommonRootPath), as (annotation, app path below the root, tarball root below it).
+ROOT_CASES = [
+    (".", "services/helloworld", "services/helloworld"),
+    ("../../overlays;.", "services/helloworld", ""),
+    ("/services;.", "services/helloworld", "services"),
+    ("../../;..;.", "services/team/helloworld", "services"),
+    ("", "services/helloworld", ""),
+    ("./manifests", "services/team/helloworld", "services/team/helloworld"),
+    ("/services/shared/*-secret.yaml", "services/helloworld", "services"),
+    ("../*", "services/helloworld", "services"),
+    ("//services/shared/*-secret.yaml", "services/helloworld", "services"),
+    # and the hybrid example's annotation
+    (".;../helm", "examples/hybrid", "examples"),
+]
+
+
+@pytest.mark.parametrize(("annotation", "app", "expected"), ROOT_CASES)
+def test_the_tarball_root_is_the_common_root_of_the_annotation_paths(
+    annotation: str, app: str, expected: str
+) -> None:
+    root = "/tmp/_argocd-repo/7a58c52a-0030-4fd9-8cc5-35b2d8b4e731"
+    got = application_root_path(f"{root}/{app}", root, annotation)
+    assert got == (f"{root}/{expected}" if expected else root)
 
 
 def test_hybrid_renders_from_a_tarball_rooted_below_the_repository(tmp_path: Path) -> None:
