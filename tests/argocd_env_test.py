@@ -73,6 +73,10 @@ def test_repo_root_from_source_path() -> None:
     assert repo_root_from_source_path(app, {"ARGOCD_APP_SOURCE_PATH": "apps/web"}) == Path(
         "/w/_cmp_server/abc"
     )
-    assert repo_root_from_source_path(app, {"ARGOCD_APP_SOURCE_PATH": "other/web"}) is None
+    # With manifest-generate-paths the copy's root may lie below the repository root.
+    assert repo_root_from_source_path(app, {"ARGOCD_APP_SOURCE_PATH": "other/web"}) == Path(
+        "/w/_cmp_server/abc/apps"
+    )
+    assert repo_root_from_source_path(app, {"ARGOCD_APP_SOURCE_PATH": "other/api"}) is None
     assert repo_root_from_source_path(app, {"ARGOCD_APP_SOURCE_PATH": "../web"}) is None
     assert repo_root_from_source_path(app, {}) is None

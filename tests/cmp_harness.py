@@ -4,20 +4,34 @@ What the sidecar does for every request (``reference/argocd-cmp.md``), and so
 what this harness does:
 
 - the repo-server tars the repository root, without what
-  ``reposerver.plugin.tar.exclusions`` names (``.git/*``), and the sidecar
-  unpacks it into ``<workdir>/_cmp_server/<random>/``: directories 0755, files
-  0644 (``preserveFileMode: false``), symlinks only when they stay inside;
+  ``reposerver.plugin.tar.exclusions`` names (``sidecar/cmd-params-patch.yaml``
+  sets ``.git/*``), each glob matched with Go's ``filepath.Match`` against every
+  path relative to the root (so ``.git/*`` leaves an empty ``.git`` directory,
+  or a worktree's ``.git`` file, in the tarball), and the sidecar unpacks it into
+  ``<workdir>/_cmp_server/<random>/``: directories 0755, files 0644
+  (``preserveFileMode: false``), symlinks only when they stay inside;
+- with ``reposerver.plugin.use.manifest.generate.paths=true``
+  (``use_manifest_generate_paths``) the tarball's root is the common root of the
+  app path and the paths of its ``argocd.argoproj.io/manifest-generate-paths``
+  annotation (argo-cd ``reposerver/repository/utils.go``), not the repository root;
 - the command's working directory is the application path inside that copy;
 - its environment is the sidecar's own (here a minimal one: ``PATH``, ``HOME``
   and ``TMPDIR`` pointing at a private directory, like the sidecar's ``/tmp``
   emptyDir) plus the build environment: ``ARGOCD_APP_*``, ``KUBE_VERSION``,
   ``KUBE_API_VERSIONS``, ``ARGOCD_ENV_*`` (values envsubst'd against the
-  build environment), ``ARGOCD_APP_PARAMETERS`` (compact JSON, ``null`` when
-  the Application has ``plugin:`` but no parameters) and the lossy
-  ``PARAM_*``;
+  build environment), ``ARGOCD_APP_PARAMETERS`` (compact JSON as Go's
+  ``json.Marshal`` writes it: keys sorted, ``<``, ``>`` and ``&`` escaped as
+  ``\u003c``, ``\u003e``, ``\u0026``; ``null`` when the Application has
+  ``plugin:`` but no parameters) and the lossy ``PARAM_*``;
 - ``init`` runs before ``generate`` (its stdout discarded, a failure ends the
-  request); the dynamic parameters command gets only ``ARGOCD_APP_NAME``,
-  ``ARGOCD_APP_SOURCE_*``, ``ARGOCD_ENV_*`` and the parameter variables;
+  request), both under ONE deadline for the whole request (the caller's gRPC
+  deadline; ``ARGOCD_EXEC_TIMEOUT`` does not apply to plugin commands): when it
+  passes the command's process group gets SIGTERM, then SIGKILL 5 s later;
+- the dynamic parameters command gets only Argo CD's four variables
+  (``ARGOCD_APP_NAME``, ``ARGOCD_APP_SOURCE_REPO_URL``, ``ARGOCD_APP_SOURCE_PATH``,
+  ``ARGOCD_APP_SOURCE_TARGET_REVISION``), ``ARGOCD_ENV_*`` (envsubst'd against
+  those four only) and the parameter variables (argo-cd
+  ``reposerver/repository/repository.go``, ``populatePluginAppDetails``);
 - argv comes from plugin.yaml (``command`` + ``args``), never through a shell.
   ``lsp-render`` is the console script when one is on the sidecar's ``PATH``,
   else ``python -m lsp_render`` with this checkout's ``plugin/`` on
@@ -26,17 +40,18 @@ what this harness does:
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +64,10 @@ __all__ = [
     "CmpResult",
     "CmpServer",
     "PluginCommand",
+    "application_root_path",
+    "go_json",
+    "go_match",
+    "sidecar_exclusions",
 ]
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -82,9 +101,8 @@ DEFAULT_API_VERSIONS = (
     "apiextensions.k8s.io/v1/CustomResourceDefinition",
 )
 
-# Never in a git checkout, so never in Argo CD's tarball either.
+# Never in a git checkout, so never in Argo CD's tarball either (any path component).
 LOCAL_JUNK = (
-    "*/__pycache__",
     "__pycache__",
     "*.egg-info",
     ".pytest_cache",
@@ -92,6 +110,103 @@ LOCAL_JUNK = (
     ".ruff_cache",
     ".venv",
 )
+
+CMD_PARAMS = PROJECT / "sidecar" / "cmd-params-patch.yaml"
+
+
+def sidecar_exclusions() -> tuple[str, ...]:
+    """Return ``reposerver.plugin.tar.exclusions`` as the shipped sidecar sets it (``;``-split)."""
+    data = yaml.safe_load(CMD_PARAMS.read_text())["data"]
+    text = str(data.get("reposerver.plugin.tar.exclusions", ""))
+    return tuple(glob for glob in text.split(";") if glob)
+
+
+def go_match(pattern: str, name: str) -> bool:
+    """Match like Go's ``filepath.Match``: ``*`` and ``?`` never match ``/``, ``[...]`` classes.
+
+    A malformed pattern (Go's ``ErrBadPattern``) raises ``ValueError``, as the
+    repo-server fails the request on it.
+    """
+    regex = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            regex.append("[^/]*")
+        elif char == "?":
+            regex.append("[^/]")
+        elif char == "\\":
+            i += 1
+            if i == len(pattern):
+                raise ValueError(f"bad pattern {pattern!r}")
+            regex.append(re.escape(pattern[i]))
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                raise ValueError(f"bad pattern {pattern!r}")
+            body = pattern[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            regex.append(f"[{'^' if negate else ''}{body.replace(chr(92), chr(92) * 2)}]")
+            i = end
+        else:
+            regex.append(re.escape(char))
+        i += 1
+    return re.fullmatch("".join(regex), name) is not None
+
+
+def go_json(value: Any) -> str:
+    """Serialise like Go's ``json.Marshal`` of Argo CD's parameters: compact, keys sorted,
+    UTF-8 kept, and ``<``, ``>``, ``&``, U+2028, U+2029 escaped (``encoding/json``'s HTML
+    escaping)."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text
+
+
+def application_root_path(app_path: str, repo_path: str, annotation: str) -> str:
+    """Return the tarball root as argo-cd's ``getApplicationRootPath`` computes it.
+
+    ``app_path`` and ``repo_path`` are absolute; the annotation's paths are
+    ``;``-separated, relative to the app path unless absolute (then relative to the
+    repository root), and kept inside the repository (``securejoin``).
+    """
+    paths = []
+    app_rel = app_path.removeprefix(repo_path).strip("/")
+    for entry in annotation.split(";"):
+        if not entry:
+            continue
+        unsafe = entry if entry.startswith("/") else f"{app_rel}/{entry}"
+        kept: list[str] = []
+        for part in unsafe.split("/"):
+            if part == "..":
+                if kept:
+                    kept.pop()
+            elif part not in {"", "."}:
+                kept.append(part)
+        paths.append("/".join([repo_path.rstrip("/"), *kept]))
+    if not paths:
+        return repo_path
+    common = app_path.split("/")
+    disjoint = False
+    for path in paths:
+        parts = path.split("/")
+        shortest = min(len(common), len(parts))
+        for i in range(shortest):
+            if common[i] != parts[i]:
+                common = common[:i]
+                disjoint = True
+                break
+        if not disjoint and shortest < len(common):
+            common = common[:shortest]
+    return "/" + "/".join(part for part in common if part)
 
 
 @dataclass(frozen=True)
@@ -126,6 +241,7 @@ class AppSource:
     parameters: Sequence[Mapping[str, Any]] | None = None
     kube_version: str = "1.29.3"
     api_versions: Sequence[str] = DEFAULT_API_VERSIONS
+    manifest_generate_paths: str | None = None
 
     @classmethod
     def from_application(cls, manifest: Mapping[str, Any], **overrides: Any) -> AppSource:
@@ -136,7 +252,11 @@ class AppSource:
         )
         plugin = source.get("plugin") or {}
         env = {item["name"]: str(item.get("value", "")) for item in plugin.get("env") or []}
+        annotations = manifest.get("metadata", {}).get("annotations") or {}
         fields: dict[str, Any] = {
+            "manifest_generate_paths": annotations.get(
+                "argocd.argoproj.io/manifest-generate-paths"
+            ),
             "path": source.get("path", "."),
             "name": manifest["metadata"]["name"],
             "namespace": spec.get("destination", {}).get("namespace", ""),
@@ -169,20 +289,21 @@ class AppSource:
         return env
 
     def parameters_env(self) -> dict[str, str]:
-        """Return the reduced variables the dynamic parameters command gets."""
-        full = self.build_env()
-        kept = {
-            "ARGOCD_APP_NAME",
-            "ARGOCD_APP_SOURCE_REPO_URL",
-            "ARGOCD_APP_SOURCE_PATH",
-            "ARGOCD_APP_SOURCE_TARGET_REVISION",
-            "ARGOCD_APP_PARAMETERS",
+        """Return the reduced variables the dynamic parameters command gets.
+
+        Argo CD's four variables, ``ARGOCD_ENV_*`` envsubst'd against those four
+        only (``$ARGOCD_APP_NAMESPACE`` expands to nothing here), and the
+        parameter variables.
+        """
+        env = {
+            "ARGOCD_APP_NAME": self.name,
+            "ARGOCD_APP_SOURCE_REPO_URL": self.repo_url,
+            "ARGOCD_APP_SOURCE_PATH": self.path,
+            "ARGOCD_APP_SOURCE_TARGET_REVISION": self.target_revision,
         }
-        return {
-            name: value
-            for name, value in full.items()
-            if name in kept or name.startswith(("ARGOCD_ENV_", "PARAM_"))
-        }
+        env.update(self._plugin_env(env))
+        env.update(self._parameter_env())
+        return env
 
     def _plugin_env(self, build: Mapping[str, str]) -> dict[str, str]:
         return {f"ARGOCD_ENV_{name}": _envsubst(value, build) for name, value in self.env.items()}
@@ -191,7 +312,7 @@ class AppSource:
         if self.parameters is None:
             return {"ARGOCD_APP_PARAMETERS": "null"}
         entries = [dict(entry) for entry in self.parameters]
-        env = {"ARGOCD_APP_PARAMETERS": json.dumps(entries, separators=(",", ":"), sort_keys=True)}
+        env = {"ARGOCD_APP_PARAMETERS": go_json(entries)}
         for entry in entries:
             base = "PARAM_" + re.sub(r"[^A-Za-z0-9_]", "_", str(entry["name"])).upper()
             if entry.get("string") is not None:
@@ -237,9 +358,14 @@ class CmpServer:
     sidecar_env
         Extra variables of the sidecar container (Vault settings, a policy, ...).
     exclusions
-        ``reposerver.plugin.tar.exclusions`` globs, relative to the repository root.
+        ``reposerver.plugin.tar.exclusions`` globs, relative to the tarball's root
+        (default: what ``sidecar/cmd-params-patch.yaml`` sets).
     timeout
-        Seconds per command (``ARGOCD_EXEC_TIMEOUT``).
+        Seconds for the whole request, ``init`` and ``generate`` together (the
+        caller's gRPC deadline, 60 s in Argo CD by default).
+    use_manifest_generate_paths
+        ``reposerver.plugin.use.manifest.generate.paths``: tar only the common root
+        of the app path and its ``manifest-generate-paths`` annotation.
     """
 
     def __init__(
@@ -248,8 +374,9 @@ class CmpServer:
         *,
         plugin_yaml: Path = PLUGIN_YAML,
         sidecar_env: Mapping[str, str] | None = None,
-        exclusions: Sequence[str] = (".git", ".git/*", *LOCAL_JUNK),
+        exclusions: Sequence[str] | None = None,
         timeout: float = 120.0,
+        use_manifest_generate_paths: bool = False,
     ) -> None:
         config = yaml.safe_load(plugin_yaml.read_text())
         if config.get("kind") != "ConfigManagementPlugin" or not config["metadata"]["name"]:
@@ -265,8 +392,9 @@ class CmpServer:
         self.workdir = workdir
         self.home = workdir / "tmp"
         self.home.mkdir(parents=True, exist_ok=True)
-        self.exclusions = tuple(exclusions)
+        self.exclusions = sidecar_exclusions() if exclusions is None else tuple(exclusions)
         self.timeout = timeout
+        self.use_manifest_generate_paths = use_manifest_generate_paths
         self.sidecar_env = self._base_env()
         self.sidecar_env.update(sidecar_env or {})
 
@@ -320,10 +448,16 @@ class CmpServer:
         return found
 
     def _excluded(self, path: Path, repo_root: Path) -> bool:
+        """Tell whether the repo-server leaves ``path`` out (a directory: with all below it).
+
+        Local junk (never in a git checkout) is left out by its name; the operator's
+        exclusions match the whole relative path with Go's ``filepath.Match``, as
+        argo-cd ``util/io/files/tar.go`` does while walking.
+        """
         rel = path.relative_to(repo_root).as_posix()
-        parts = rel.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatch(p, glob) for p in prefixes for glob in self.exclusions)
+        if any(go_match(junk, path.name) for junk in LOCAL_JUNK):
+            return True
+        return any(go_match(glob, rel) for glob in self.exclusions)
 
     def _extract(self, archive: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
         target = root / member.name
@@ -350,70 +484,105 @@ class CmpServer:
     # -- requests ----------------------------------------------------------------
 
     def _run(
-        self, stage: str, command: PluginCommand, cwd: Path, extra_env: Mapping[str, str]
+        self,
+        stage: str,
+        command: PluginCommand,
+        cwd: Path,
+        extra_env: Mapping[str, str],
+        deadline: float,
     ) -> CmpResult:
+        """Run one command until it ends or the request's deadline passes (then TERM, KILL)."""
         argv = self.resolve(command.argv)
         env = {**self.sidecar_env, **extra_env}
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
-            completed = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=env,
-                capture_output=True,
-                check=False,
-                timeout=self.timeout,
-                start_new_session=True,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return CmpResult(
-                stage,
-                tuple(argv),
-                -1,
-                (exc.stdout or b"").decode("utf-8", "replace"),
-                f"timed out after {self.timeout} s",
-                cwd,
-            )
+            out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            # argocd-cmp-server: SIGTERM to the group, SIGKILL 5 s later.
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                out, err = proc.communicate()
+            err += f"\n(the request's deadline of {self.timeout:g} s passed)".encode()
         return CmpResult(
             stage,
             tuple(argv),
-            completed.returncode,
-            completed.stdout.decode("utf-8", "replace"),
-            completed.stderr.decode("utf-8", "replace"),
+            proc.returncode,
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
             cwd,
         )
 
-    def _app_dir(self, copy: Path, source: AppSource) -> Path:
-        app_dir = (copy / source.path).resolve()
+    def _app_dir(self, copy: Path, rel: str) -> Path:
+        app_dir = (copy / rel).resolve()
         if not app_dir.is_relative_to(copy.resolve()) or not app_dir.is_dir():
-            msg = f"app path {source.path!r} is not a directory of the repository"
+            msg = f"app path {rel!r} is not a directory of the repository"
             raise ValueError(msg)
         return app_dir
 
-    def generate(self, repo_root: Path, source: AppSource, *, keep: bool = False) -> CmpResult:
-        """Run ``init`` then ``generate`` for ``source`` on a fresh copy of ``repo_root``."""
-        copy = self.checkout(repo_root)
+    def _tar_root(self, repo_root: Path, source: AppSource) -> tuple[Path, str]:
+        """Return the tarball's root and the app's path inside it."""
+        app_path = os.path.normpath(repo_root.resolve() / source.path)
+        root = str(repo_root.resolve())
+        if self.use_manifest_generate_paths:
+            root = application_root_path(app_path, root, source.manifest_generate_paths or "")
+        return Path(root), os.path.relpath(app_path, root)
+
+    def generate(
+        self,
+        repo_root: Path,
+        source: AppSource,
+        *,
+        keep: bool = False,
+        before: Callable[[Path, Path], None] | None = None,
+    ) -> CmpResult:
+        """Run ``init`` then ``generate`` for ``source`` on a fresh copy of ``repo_root``.
+
+        ``before(copy, app_dir)``, when given, runs between unpacking and ``init``
+        (a test's stand-in for time spent before the commands).
+        """
+        deadline = time.monotonic() + self.timeout
+        tar_root, rel = self._tar_root(repo_root, source)
+        copy = self.checkout(tar_root)
         try:
-            app_dir = self._app_dir(copy, source)
+            app_dir = self._app_dir(copy, rel)
+            if before is not None:
+                before(copy, app_dir)
             env = source.build_env()
             if self.init is not None:
-                result = self._run("init", self.init, app_dir, env)
+                result = self._run("init", self.init, app_dir, env, deadline)
                 if result.returncode != 0:
                     return result
-            return self._run("generate", self.generate_command, app_dir, env)
+            return self._run("generate", self.generate_command, app_dir, env, deadline)
         finally:
             if not keep:
                 shutil.rmtree(copy, ignore_errors=True)
 
     def parameters(self, repo_root: Path, source: AppSource) -> CmpResult:
-        """Run the dynamic parameters command under its reduced environment."""
+        """Run the dynamic parameters command under its reduced environment.
+
+        Argo CD sends the whole repository for it (``populatePluginAppDetails``
+        never narrows the tarball to the manifest-generate-paths).
+        """
         if self.parameters_command is None:
             msg = f"plugin {self.name} announces no dynamic parameters"
             raise ValueError(msg)
+        deadline = time.monotonic() + self.timeout
         copy = self.checkout(repo_root)
         try:
-            app_dir = self._app_dir(copy, source)
+            app_dir = self._app_dir(copy, source.path)
             return self._run(
-                "parameters", self.parameters_command, app_dir, source.parameters_env()
+                "parameters", self.parameters_command, app_dir, source.parameters_env(), deadline
             )
         finally:
             shutil.rmtree(copy, ignore_errors=True)

@@ -297,7 +297,10 @@ def test_checkout_uses_argo_cd_file_modes(tmp_path: Path) -> None:
     (repo / "app" / "link.sh").symlink_to("bin/run.sh")
     copy = CmpServer(tmp_path / "sidecar").checkout(repo)
     assert copy.parent.name == "_cmp_server"
-    assert not (copy / ".git").exists()
+    # reposerver.plugin.tar.exclusions: .git/* matches what is inside .git, not .git itself
+    # (Go's filepath.Match: '*' never matches '/'), so an empty .git directory arrives.
+    assert (copy / ".git").is_dir()
+    assert list((copy / ".git").iterdir()) == []
     assert stat.S_IMODE((copy / "app" / "bin" / "run.sh").stat().st_mode) == 0o644
     assert stat.S_IMODE((copy / "app" / "private").stat().st_mode) == 0o755
     assert (copy / "app" / "link.sh").is_symlink()

@@ -78,7 +78,8 @@ def test_missing_remote_dependency_is_a_render_error() -> None:
         "chart lsp-missing-remote: dependencies found in Chart.yaml but missing in charts/: "
         "redis (https://charts.example.org);"
     )
-    assert "helm dependency build" in message
+    assert "lsp-render init" in message
+    assert "vendor each one into charts/" in message
     assert "prompt-keda" not in message
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lsp_render.argocd.parameters import announcements
+from tests.cli_helpers import assert_failure, run
 
 # What Argo CD gives the parameters command: no namespace, project, revision or KUBE_*.
 REDUCED = {
@@ -104,16 +105,18 @@ def test_env_parameter_wins_over_argocd_env(helm_app: Path) -> None:
     assert by_name["values-files"]["array"] == ["values.yaml", "values-dev.yaml"]
 
 
-def test_without_environment_only_existing_defaults(helm_app: Path) -> None:
+def test_without_environment_no_value_file_is_announced(helm_app: Path) -> None:
+    # The render passes no value file: Helm reads the chart's own values.yaml itself.
     by_name = _by_name(announcements(helm_app, {**REDUCED, "ARGOCD_APP_PARAMETERS": "null"}))
     assert "string" not in by_name["env"]
-    assert by_name["values-files"]["array"] == ["values.yaml"]
+    assert by_name["values-files"]["array"] == []
 
 
-def test_unknown_environment_lists_only_files_that_exist(helm_app: Path) -> None:
+def test_value_files_the_render_fails_on_are_not_announced(helm_app: Path) -> None:
+    # There is no values-staging.yaml: the render fails, and [] sends back as "no override".
     by_name = _by_name(announcements(helm_app, {**REDUCED, "ARGOCD_ENV_ENV": "staging"}))
     assert by_name["env"]["string"] == "staging"
-    assert by_name["values-files"]["array"] == ["values.yaml"]
+    assert by_name["values-files"]["array"] == []
 
 
 def test_app_outside_control_plane_namespace(helm_app: Path) -> None:
@@ -156,6 +159,7 @@ def test_config_gives_defaults(repo: Path) -> None:
                 "  releaseName: ingress\n"
                 "  namespace: ingress-nginx\n"
                 '  valueFiles: [../../common/base.yaml, "values-{{ env }}.yaml", absent.yaml]\n'
+                "  ignoreMissingValueFiles: true\n"
             ),
             "values-dev.yaml": "a: 2\n",
         },
@@ -198,7 +202,9 @@ def test_templated_config_values_are_not_announced_as_defaults(repo: Path) -> No
         },
     )
     by_name = _by_name(announcements(app, REDUCED))
-    assert by_name["release-name"]["string"] == "web"
+    # app.name is known to the parameters command, so the template is rendered as render does.
+    assert by_name["release-name"]["string"] == "web-x"
+    # Without env the namespace template is "", so the render uses the destination namespace.
     assert "string" not in by_name["namespace"]
     assert by_name["values-files"]["array"] == []
 
@@ -213,7 +219,8 @@ def test_value_files_outside_the_repository_are_not_offered(repo: Path) -> None:
             "lsp-render.yaml": "helm:\n  valueFiles: [../../../outside.yaml, /etc/hostname]\n",
         },
     )
-    assert _by_name(announcements(app, REDUCED))["values-files"]["array"] == []
+    # The render refuses the configuration, so nothing is announced, least of all those paths.
+    assert announcements(app, REDUCED) == []
 
 
 def test_config_symlinked_from_outside_is_not_read(repo: Path) -> None:
@@ -269,7 +276,6 @@ def test_directories_without_an_app_announce_nothing(repo: Path, files: dict[str
 def test_weird_inputs_never_raise(helm_app: Path, tmp_path: Path) -> None:
     assert announcements(tmp_path / "missing", REDUCED) == []
     assert announcements(helm_app / "Chart.yaml", REDUCED) == []
-    (helm_app / "lsp-render.yaml").write_bytes(b"\xff\xfe\x00binary")
     for parameters in ("{not json", '{"name": "env"}', "[1, 2]", '[{"name": 3}]'):
         items = announcements(helm_app, {**REDUCED, "ARGOCD_APP_PARAMETERS": parameters})
         _check_shape(items)
@@ -277,3 +283,26 @@ def test_weird_inputs_never_raise(helm_app: Path, tmp_path: Path) -> None:
     loop = helm_app / "values-loop.yaml"
     loop.symlink_to(loop)
     _check_shape(announcements(helm_app, REDUCED))
+    (helm_app / "lsp-render.yaml").write_bytes(b"\xff\xfe\x00binary")
+    assert announcements(helm_app, REDUCED) == []  # the render fails on it too
+
+
+def test_render_refuses_a_config_symlinked_from_outside(repo: Path) -> None:
+    (repo / ".git").mkdir()
+    _write(repo, {"chart/Chart.yaml": CHART, "chart/templates/cm.yaml": MANIFEST})
+    app = repo / "apps" / "web"
+    app.mkdir(parents=True)
+    outside = repo.parent / "lsp-render.yaml"
+    outside.write_text("helm:\n  chart: ../../chart\n  releaseName: leaked\n")
+    (app / "lsp-render.yaml").symlink_to(outside)
+    result = run(["render", str(app)])
+    assert_failure(result, 2, "apps/web/lsp-render.yaml", "leaves the repository")
+
+
+def test_value_files_that_depend_on_the_namespace_are_not_announced(helm_app: Path) -> None:
+    # The parameters command is not told the destination namespace; the render is.
+    (helm_app / "lsp-render.yaml").write_text(
+        "helm:\n  valueFiles:\n"
+        "    - \"{{ 'values-prod.yaml' if app.namespace.endswith('a') else 'values-dev.yaml' }}\"\n"
+    )
+    assert _by_name(announcements(helm_app, REDUCED))["values-files"]["array"] == []

@@ -28,6 +28,8 @@ __all__ = [
     "EMPTY_RENDER",
     "RenderPlan",
     "check_output_size",
+    "helm_release",
+    "helm_value_files",
     "max_output_bytes",
     "plan",
     "render",
@@ -327,13 +329,6 @@ def helm_inputs(
         from lsp_render.config.repo import helm_set_args
 
         sets.extend(helm_set_args(the_plan.repo_config, request.app_dir, the_plan.context))
-    repo_release, repo_namespace = None, None
-    if the_plan.repo_config is not None:
-        from lsp_render.config.repo import helm_identity
-
-        repo_release, repo_namespace = helm_identity(
-            the_plan.repo_config, request.app_dir, the_plan.context
-        )
     if helm.set or request.params.helm_parameters:
         from lsp_render.config.setargs import format_set
 
@@ -345,6 +340,7 @@ def helm_inputs(
     api_versions = request.api_versions if request.api_versions_from_flag else ()
     if not api_versions:
         api_versions = tuple(helm.api_versions) if helm.api_versions else request.api_versions
+    release_name, namespace = helm_release(request, the_plan)
     values: dict[str, Any] = dict(helm.values)
     files: tuple[Path, ...] = tuple(value_files)
     if config is not None and config.secrets.resolve_in_values and resolve_secrets:
@@ -359,17 +355,8 @@ def helm_inputs(
     return HelmInputs(
         chart_dir=chart_dir,
         repo_root=chart_root,
-        release_name=request.release_name
-        or request.params.release_name
-        or helm.release_name
-        or repo_release
-        or request.app.name,
-        namespace=request.namespace
-        or request.params.namespace
-        or helm.namespace
-        or request.app.namespace
-        or repo_namespace
-        or "default",
+        release_name=release_name,
+        namespace=namespace,
         value_files=files,
         values=values,
         set_values=tuple(sets),
@@ -380,8 +367,67 @@ def helm_inputs(
     )
 
 
+def helm_release(request: RenderRequest, the_plan: RenderPlan) -> tuple[str, str]:
+    """Return the release name and namespace a Helm render of ``the_plan`` uses.
+
+    Release name: ``--release-name`` > parameter ``release-name`` > ``helm.releaseName``
+    > ``lsp-render-repo.yaml`` > the app's name. Namespace: ``--namespace`` >
+    parameter ``namespace`` > ``helm.namespace`` > ``ARGOCD_APP_NAMESPACE`` >
+    ``lsp-render-repo.yaml`` > ``default``. ``lsp-render parameters`` announces
+    the same.
+    """
+    config = the_plan.config
+    helm = config.helm if config is not None and config.helm is not None else _HelmDefaults()
+    repo_release, repo_namespace = None, None
+    if the_plan.repo_config is not None:
+        from lsp_render.config.repo import helm_identity
+
+        repo_release, repo_namespace = helm_identity(
+            the_plan.repo_config, request.app_dir, the_plan.context
+        )
+    release_name = (
+        request.release_name
+        or request.params.release_name
+        or helm.release_name
+        or repo_release
+        or request.app.name
+    )
+    namespace = (
+        request.namespace
+        or request.params.namespace
+        or helm.namespace
+        or request.app.namespace
+        or repo_namespace
+        or "default"
+    )
+    return release_name, namespace
+
+
+def helm_value_files(request: RenderRequest, the_plan: RenderPlan) -> list[Path]:
+    """Return the value files a Helm render of ``the_plan`` reads, in order (no chart fetched).
+
+    ``lsp-render parameters`` announces exactly these.
+
+    Raises
+    ------
+    InputError
+        When a value file is missing, not a regular file, or leaves the repository.
+    """
+    config = the_plan.config
+    helm = config.helm if config is not None and config.helm is not None else _HelmDefaults()
+    chart_dir = None
+    if helm.repo is None and helm.name is None and helm.version is None:
+        chart_dir = resolve_inside(
+            request.repo_root,
+            request.app_dir,
+            helm.chart,
+            what=f"{request.label}/{CONFIG_FILE}: helm.chart",
+        )
+    return _value_files(request, helm, chart_dir)
+
+
 def _value_files(
-    request: RenderRequest, helm: HelmConfig | _HelmDefaults, chart_dir: Path
+    request: RenderRequest, helm: HelmConfig | _HelmDefaults, chart_dir: Path | None
 ) -> list[Path]:
     app_dir = request.app_dir
     if request.params.values_files:

@@ -15,9 +15,11 @@ from lsp_render.core.context import AppInfo, PluginParams
 from lsp_render.core.errors import InputError
 
 __all__ = [
+    "PARAMETER_TYPES",
     "app_info",
     "env_name",
     "kube_api_versions",
+    "parameter_value",
     "plugin_params",
     "release_name_from_app",
     "repo_root_from_source_path",
@@ -50,7 +52,7 @@ def plugin_params(environ: Mapping[str, str]) -> PluginParams:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             msg = f"ARGOCD_APP_PARAMETERS[{index}] is not a parameter object with a name"
             raise InputError(msg)
-        raw[entry["name"]] = _parameter_value(entry, index)
+        raw[entry["name"]] = parameter_value(entry, index)
     return PluginParams(
         env=_string(raw, "env"),
         values_files=_array(raw, "values-files"),
@@ -61,8 +63,35 @@ def plugin_params(environ: Mapping[str, str]) -> PluginParams:
     )
 
 
-def _parameter_value(entry: Mapping[str, Any], index: int) -> Any:
-    for key in ("map", "array", "string"):
+PARAMETER_TYPES: Mapping[str, str] = {
+    "env": "string",
+    "values-files": "array",
+    "helm-parameters": "map",
+    "release-name": "string",
+    "namespace": "string",
+}
+"""The parameters lsp-render announces, with the collection type of each."""
+
+_FIELDS = ("string", "array", "map")
+
+
+def parameter_value(entry: Mapping[str, Any], index: int) -> Any:
+    """Return the value of one ``ARGOCD_APP_PARAMETERS`` entry (``render`` and ``parameters``).
+
+    An entry may carry ``string``, ``array`` and ``map`` together. A parameter
+    lsp-render announces reads the field of its announced type first (``env``
+    its ``string``, ``values-files`` its ``array``, ``helm-parameters`` its
+    ``map``); any other parameter, and an announced one without that field,
+    reads the first present of ``string``, ``array``, ``map``.
+
+    Raises
+    ------
+    InputError
+        When the chosen field has the wrong JSON type.
+    """
+    declared = PARAMETER_TYPES.get(str(entry.get("name")))
+    order = _FIELDS if declared is None else (declared, *(f for f in _FIELDS if f != declared))
+    for key in order:
         if key in entry and entry[key] is not None:
             value = entry[key]
             ok = (
@@ -143,13 +172,30 @@ def env_name(environ: Mapping[str, str], params: PluginParams, flag: str | None)
 
 
 def repo_root_from_source_path(app_dir: Path, environ: Mapping[str, str]) -> Path | None:
-    """Find the repository root from ``ARGOCD_APP_SOURCE_PATH`` when the app dir ends with it."""
+    """Find the root of Argo CD's copy of the repository from ``ARGOCD_APP_SOURCE_PATH``.
+
+    The copy's root is the repository root, and the app directory ends with the
+    whole source path. With ``reposerver.plugin.use.manifest.generate.paths=true``
+    the repo-server sends only the common root of the app path and the paths of
+    its ``argocd.argoproj.io/manifest-generate-paths`` annotation
+    (argo-cd ``reposerver/repository/utils.go``, ``getApplicationRootPath``): the
+    app directory then ends with a shorter tail of the source path (``hybrid``
+    for ``examples/hybrid`` when the annotation names ``../helm``), and the copy's
+    root is what lies above that tail. The longest tail that matches wins.
+
+    Returns
+    -------
+    Path or None
+        The root, or None without a usable ``ARGOCD_APP_SOURCE_PATH`` or when no
+        tail of it matches (the caller then looks for ``.git``).
+    """
     source = environ.get("ARGOCD_APP_SOURCE_PATH", "").strip().strip("/")
     if not source or source == ".":
         return app_dir if source == "." else None
-    parts = Path(source).parts
-    if ".." in parts or len(parts) > len(app_dir.parts):
+    parts = tuple(part for part in Path(source).parts if part != ".")
+    if ".." in parts:
         return None
-    if app_dir.parts[-len(parts) :] != parts:
-        return None
-    return Path(*app_dir.parts[: -len(parts)])
+    for size in range(min(len(parts), len(app_dir.parts) - 1), 0, -1):
+        if app_dir.parts[-size:] == parts[-size:]:
+            return Path(*app_dir.parts[:-size])
+    return None

@@ -150,12 +150,14 @@ def parameters(ctx: click.Context, *, app_dir: Path) -> None:
 def init(ctx: click.Context, *, app_dir: Path) -> None:
     """Build local chart dependencies offline (Argo CD's init step); a no-op for other kinds."""
     from lsp_render.argocd.request import build_request
+    from lsp_render.core import deadline
     from lsp_render.detect import AppKind
     from lsp_render.pipeline import helm_inputs, plan
     from lsp_render.sources.helm import build_dependencies
 
     request = build_request(app_dir, environ=_environ(ctx))
     _meta(ctx)[APP_META_KEY] = request.label
+    deadline.begin(_environ(ctx), request.app_dir, request.repo_root)  # shared with render
     the_plan = plan(request)
     if the_plan.kind in (AppKind.HELM, AppKind.HYBRID):
         chart_dir = helm_inputs(request, the_plan, resolve_secrets=False).chart_dir
@@ -208,6 +210,9 @@ def invoke(args: Sequence[str], environ: Mapping[str, str], meta: MutableMapping
                 if APP_META_KEY in ctx.meta and APP_META_KEY not in meta:
                     meta[APP_META_KEY] = ctx.meta[APP_META_KEY]
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a bare `lsp-render`: the help as click formats it, on stderr (exit 2)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         report_error("aborted", None)

@@ -55,6 +55,7 @@ def run_render(
         Any failure; nothing has been printed.
     """
     from lsp_render.argocd.request import build_request
+    from lsp_render.core import deadline
     from lsp_render.core.context import SecretOptions
     from lsp_render.core.manifests import join_stream
     from lsp_render.pipeline import render as run_pipeline
@@ -85,6 +86,7 @@ def run_render(
         verbose=verbose,
     )
     meta[APP_META_KEY] = request.label
+    deadline.begin(environ, request.app_dir, request.repo_root)
     write_stdout(join_stream(run_pipeline(request)))
 
 

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from lsp_render.core import deadline
 from lsp_render.core.errors import InputError, RenderError
 
 __all__ = [
@@ -31,6 +32,24 @@ _MAX_MESSAGE = 800
 # kubectl logs through klog: 'E1126 18:09:36.652559   28579 run.go:72] "command failed" err="..."'.
 _KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] (.*)$")
 _KLOG_ERR = re.compile(r'^"[^"]*"(?: err=("(?:[^"\\]|\\.)*"))?')
+_KLOG_BLOCK = re.compile(r'^"[^"]*" err=<$')
+# How Kustomize says that an input file is malformed (a kustomization, resource or patch
+# that is not valid YAML, or a kustomization with unknown fields or wrong types): bad input.
+_MALFORMED_INPUT = (
+    "invalid Kustomization: ",
+    "MalformedYAMLError",
+    "yaml: line ",
+    "yaml: unmarshal",
+)
+# Causes an engine names only in its own terms, and what to do about them.
+_HINTS = (
+    (
+        "must specify --enable-helm",
+        "helmCharts: in a kustomization needs Kustomize's Helm inflation; to render a chart "
+        "and patch its output, make the app a hybrid: a helm: section in lsp-render.yaml (or "
+        "a Chart.yaml) renders the chart and this kustomization patches it (examples/hybrid)",
+    ),
+)
 
 
 def engine_timeout(environ: Mapping[str, str]) -> float:
@@ -91,7 +110,11 @@ def run_engine(
 
 
 def _timeout_error(argv: Sequence[str], what: str, timeout: float) -> RenderError:
-    return RenderError(f"{what}: {Path(argv[0]).name} did not finish within {timeout:g} s")
+    left = deadline.remaining()
+    name = Path(argv[0]).name
+    if left is not None and left <= 0.05:
+        return RenderError(f"{what}: {name} did not finish before {deadline.describe()}")
+    return RenderError(f"{what}: {name} did not finish within {timeout:g} s")
 
 
 def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
@@ -100,7 +123,10 @@ def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
             name = signal.Signals(-proc.returncode).name
             msg = f"{what}: {Path(proc.args[0]).name} was killed by {name}"
         else:
-            msg = f"{what}: {engine_message(proc.stderr) or f'exit status {proc.returncode}'}"
+            message = engine_message(proc.stderr)
+            msg = f"{what}: {message or f'exit status {proc.returncode}'}"
+            if any(marker in message for marker in _MALFORMED_INPUT):
+                raise InputError(msg)  # SPEC section 9: malformed YAML or config is exit 2
         raise RenderError(msg)
     return proc.stdout
 
@@ -115,8 +141,9 @@ def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
     Raises
     ------
     RenderError
-        When the program cannot be started.
+        When the program cannot be started, or the request's deadline has passed.
     """
+    deadline.check(what)
     try:
         return subprocess.Popen(
             list(argv),
@@ -139,7 +166,7 @@ def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> 
         When the engine fails, is killed, or does not finish within ``timeout``.
     """
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=deadline.clamp(timeout))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise _timeout_error(proc.args, what, timeout) from None  # type: ignore[arg-type]
@@ -190,13 +217,20 @@ def run_process(
     subprocess.CompletedProcess
         The return code (negative: killed by that signal) and decoded output.
 
+    The timeout is cut to what is left of the request's deadline
+    (:mod:`lsp_render.core.deadline`).
+
     Raises
     ------
     subprocess.TimeoutExpired
         After killing the process group.
     OSError
         When the program cannot be started.
+    RenderError
+        When the request's deadline has passed before the start.
     """
+    deadline.check(Path(argv[0]).name)
+    timeout = deadline.clamp(timeout)
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -225,6 +259,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def engine_message(stderr: str) -> str:
     """Return an engine's error as one readable line (klog prefixes and Go quoting removed).
 
+    ``kubectl`` logs its error through klog, either quoted on one line
+    (``err="..."``) or as a block (``err=<``, tab-indented lines, `` >``); the
+    block is joined whole, so its first line ("trouble configuring builtin
+    HelmChartInflationGenerator ...") is kept. Without a klog error, the lines
+    from the last ``Error:`` on are kept (warnings before it are dropped), else
+    the last three lines. A known cause gets a hint (:data:`_HINTS`).
+
     Parameters
     ----------
     stderr
@@ -233,21 +274,51 @@ def engine_message(stderr: str) -> str:
     Returns
     -------
     str
-        Its last lines joined, ``Error:`` and klog headers stripped, at most
-        800 characters.
+        One line, at most 800 characters before the hint.
     """
-    lines = []
-    for raw in stderr.strip().splitlines():
-        line = raw.strip()
+    raw_lines = stderr.strip().splitlines()
+    klog_errors: list[str] = []
+    lines: list[str] = []
+    error_at: int | None = None
+    index = 0
+    while index < len(raw_lines):
+        line = raw_lines[index].strip()
+        index += 1
         klog = _KLOG.match(line)
         if klog is not None:
-            line = klog.group(1)
-            err = _KLOG_ERR.match(line)
-            if err is not None and err.group(1):
-                with contextlib.suppress(ValueError):
-                    line = json.loads(err.group(1))
-        line = line.removeprefix("Error: ").strip()
+            line, index = _klog_message(klog.group(1), raw_lines, index)
+            if klog.string.startswith(("E", "F")):
+                klog_errors.append(line)
+        if line.startswith("Error:"):
+            error_at = len(lines)
+        line = line.removeprefix("Error:").strip()
         if line:
             lines.append(line)
-    message = " ".join(lines[-3:]) if lines else ""
-    return message[:_MAX_MESSAGE]
+    if klog_errors:
+        kept = klog_errors[-1:]
+    elif error_at is not None:
+        kept = lines[error_at:]
+    else:
+        kept = lines[-3:]
+    message = " ".join(" ".join(kept).split())[:_MAX_MESSAGE]
+    for pattern, hint in _HINTS:
+        if pattern in message:
+            return f"{message} ({hint})"
+    return message
+
+
+def _klog_message(text: str, raw_lines: list[str], index: int) -> tuple[str, int]:
+    """Return a klog entry's message and the index of the line after it."""
+    block = _KLOG_BLOCK.match(text)
+    if block is not None:
+        # err=< then tab-indented lines up to a lone '>': the whole error, every line of it.
+        parts = []
+        while index < len(raw_lines) and raw_lines[index].strip() != ">":
+            parts.append(raw_lines[index].strip())
+            index += 1
+        return " ".join(part for part in parts if part), index + 1
+    err = _KLOG_ERR.match(text)
+    if err is not None and err.group(1):
+        with contextlib.suppress(ValueError):
+            return str(json.loads(err.group(1))), index
+    return text, index

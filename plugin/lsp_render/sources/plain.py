@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import glob
 import json
 import re
 from pathlib import Path
@@ -81,16 +82,25 @@ def load_plain(
         except OSError as exc:
             msg = f"{rel}: cannot read: {exc.strerror}"
             raise InputError(msg) from None
+        exclude = glob.escape(path.relative_to(app_dir).as_posix())
         if path.suffix == ".json":
-            docs.extend(_json_documents(text, rel))
+            docs.extend(_json_documents(text, rel, exclude))
             continue
-        _check_yaml(text, rel)
+        _check_yaml(text, rel, exclude)
         for doc in split_stream(text, rel):
             docs.extend(_expand_list(doc) if _LIST_KIND.search(doc.text) else [doc])
     return docs
 
 
-def _check_yaml(text: str, rel: str) -> None:
+def _not_an_object(rel: str, exclude: str) -> InputError:
+    """Build the error for a file that is not a manifest, saying how to leave it out."""
+    return InputError(
+        f"{rel}: {_NOT_AN_OBJECT}; if the file is not a manifest, leave it out with "
+        f"plain.exclude: ['{exclude}'] in {CONFIG_FILE}"
+    )
+
+
+def _check_yaml(text: str, rel: str, exclude: str) -> None:
     """Parse the whole file once (events only, C parser) before anything passes through.
 
     Malformed YAML, alias bombs and documents that are not Kubernetes objects are
@@ -111,11 +121,10 @@ def _check_yaml(text: str, rel: str) -> None:
         if outline.root == "null":
             continue
         if outline.root != "mapping" or not outline.keys >= _OBJECT_KEYS:
-            msg = f"{rel}:{outline.line}: {_NOT_AN_OBJECT}"
-            raise InputError(msg)
+            raise _not_an_object(f"{rel}:{outline.line}", exclude)
 
 
-def _json_documents(text: str, rel: str) -> list[Document]:
+def _json_documents(text: str, rel: str, exclude: str) -> list[Document]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -135,17 +144,16 @@ def _json_documents(text: str, rel: str) -> list[Document]:
     ):
         items = [item for item in data["items"] if item is not None]
     else:
-        _check_json_object(data, rel)
+        _check_json_object(data, rel, exclude)
         return [Document(text if text.endswith("\n") else text + "\n", rel)]
     for item in items:
-        _check_json_object(item, rel)
+        _check_json_object(item, rel, exclude)
     return [_dump_json(item, rel) for item in items]
 
 
-def _check_json_object(item: Any, rel: str) -> None:
+def _check_json_object(item: Any, rel: str, exclude: str) -> None:
     if not isinstance(item, dict) or not item.keys() >= _OBJECT_KEYS:
-        msg = f"{rel}: {_NOT_AN_OBJECT}"
-        raise InputError(msg)
+        raise _not_an_object(rel, exclude)
 
 
 def _dump_json(item: Any, rel: str) -> Document:

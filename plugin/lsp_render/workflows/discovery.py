@@ -3,8 +3,11 @@
 With an ``lsp-render-repo.yaml`` the applications are the directories its
 ``applications`` globs match; without one, every directory under the root
 that lsp-render can render, not looking inside an application. Each
-application is rendered for every environment it has a ``values-<env>.yaml``
-for; an application without any is rendered once, without environment.
+application is rendered for every environment it has value files for
+(:func:`lsp_render.config.environments.app_environments` says which: its
+``values-<env>.yaml`` files that ``helm.valueFiles`` does not name as fixed value
+files, and the files an environment-dependent ``helm.valueFiles`` entry names);
+an application without any is rendered once, without environment.
 """
 
 from __future__ import annotations
@@ -22,12 +25,10 @@ from lsp_render.core.paths import find_repo_root
 
 __all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]
 
-_VALUES_PREFIX = "values-"
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SNIFF_BYTES = 1 << 16
 _API_VERSION = re.compile(rb"""^["']?apiVersion["']?[ \t]*:|"apiVersion"[ \t]*:""", re.MULTILINE)
 _KIND = re.compile(rb"""^["']?kind["']?[ \t]*:|"kind"[ \t]*:""", re.MULTILINE)
-_VALUES_SUFFIX = ".yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Pair:
         The application's path relative to the ``render-all`` root (POSIX; the
         directory's name when the root is the application itself).
     env
-        The environment, or None for an application without ``values-<env>.yaml``.
+        The environment, or None for an application without environments.
     app_dir
         The application directory (absolute, resolved).
     """
@@ -65,19 +66,30 @@ class Pair:
         return base / f"{self.rel}.yaml"
 
 
-def value_environments(app_dir: Path) -> list[str]:
-    """List the environments ``app_dir`` has a ``values-<env>.yaml`` for, sorted."""
-    envs = []
-    for entry in app_dir.iterdir():
-        name = entry.name
-        if (
-            name.startswith(_VALUES_PREFIX)
-            and name.endswith(_VALUES_SUFFIX)
-            and len(name) > len(_VALUES_PREFIX) + len(_VALUES_SUFFIX)
-            and entry.is_file()
-        ):
-            envs.append(name[len(_VALUES_PREFIX) : -len(_VALUES_SUFFIX)])
-    return sorted(envs)
+def value_environments(app_dir: Path, environ: Mapping[str, str]) -> list[str]:
+    """List the environments of the application in ``app_dir``, sorted.
+
+    Parameters
+    ----------
+    app_dir
+        The application directory (absolute, resolved).
+    environ
+        The environment (for the repository root and the template context).
+
+    Returns
+    -------
+    list of str
+        What :func:`lsp_render.config.environments.app_environments` finds.
+    """
+    from lsp_render.argocd.request import build_request
+    from lsp_render.config.environments import app_environments
+    from lsp_render.pipeline import template_context
+
+    try:
+        request = build_request(app_dir, environ=environ)
+    except InputError:
+        return []  # the render of the app reports it
+    return app_environments(request.app_dir, request.repo_root, template_context(request))
 
 
 def _under(root: Path, path: Path) -> bool:
@@ -217,7 +229,7 @@ def discover_pairs(
     pairs: list[Pair] = []
     for app_dir in apps:
         rel = app_dir.relative_to(root).as_posix() if app_dir != root else app_dir.name
-        app_envs = value_environments(app_dir)
+        app_envs = value_environments(app_dir, environ)
         if not app_envs:
             if not wanted:
                 pairs.append(Pair(rel, None, app_dir))

@@ -23,6 +23,7 @@ from urllib.parse import urljoin
 import hvac.exceptions
 import requests
 
+from lsp_render.core import deadline
 from lsp_render.core.errors import BackendUnavailableError
 from lsp_render.secrets.backends.vault_http import (
     DeadlineAdapter,
@@ -109,10 +110,14 @@ class Budget:
                 self._deadline = self._clock() + self.seconds
 
     def remaining(self) -> float:
-        """Return the seconds left (the whole budget before ``start``)."""
-        if self._deadline is None:
-            return self.seconds
-        return self._deadline - self._clock()
+        """Return the seconds left (the whole budget before ``start``), within the request's.
+
+        The request's deadline (``LSP_RENDER_DEADLINE``, :mod:`lsp_render.core.deadline`)
+        bounds the budget too: Vault gets at most what the engines left.
+        """
+        left = self.seconds if self._deadline is None else self._deadline - self._clock()
+        overall = deadline.remaining()
+        return left if overall is None else min(left, overall)
 
 
 class BudgetSession(requests.Session):

@@ -235,7 +235,9 @@ def missing_dependency_error(deps: ChartDependencies) -> RenderError | None:
     names = ", ".join(f"{dep.name} ({dep.repository or 'no repository'})" for dep in remote)
     return RenderError(
         f"chart {deps.name}: dependencies found in Chart.yaml but missing in charts/: {names}; "
-        "vendor them into charts/ or run `helm dependency build` (lsp-render works offline)"
+        "lsp-render never downloads charts (`lsp-render init` builds only file:// "
+        "dependencies): vendor each one into charts/ as its chart archive "
+        "(<name>-<version>.tgz) or unpacked directory, and commit it"
     )
 
 
