@@ -18,7 +18,7 @@ from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 from lsp_render.detect import AppKind, detect_kind
 
 if TYPE_CHECKING:
-    from lsp_render.config.app import AppConfig, HelmConfig
+    from lsp_render.config.app import AppConfig, HelmConfig, SecretsConfig
     from lsp_render.config.repo import RepoConfig
     from lsp_render.core.context import RenderRequest
     from lsp_render.sources.helm import HelmInputs
@@ -173,7 +173,10 @@ def render(request: RenderRequest) -> list[Document]:
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 
-    docs = secrets.substitute_documents(docs, request)
+    config = the_plan.config
+    docs = secrets.substitute_documents(
+        docs, request, config=config.secrets if config is not None else None
+    )
     check_output_size(docs, request)
     return docs
 
@@ -346,7 +349,7 @@ def helm_inputs(
     values: dict[str, Any] = dict(helm.values)
     files: tuple[Path, ...] = tuple(value_files)
     if config is not None and config.secrets.resolve_in_values and resolve_secrets:
-        values, resolved = _resolved_values(request, value_files, values)
+        values, resolved = _resolved_values(request, value_files, values, config.secrets)
         if secret_texts is not None:
             secret_texts.update(resolved)
         files = ()
@@ -423,7 +426,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _resolved_values(
-    request: RenderRequest, value_files: list[Path], inline: dict[str, Any]
+    request: RenderRequest,
+    value_files: list[Path],
+    inline: dict[str, Any],
+    config: SecretsConfig,
 ) -> tuple[dict[str, Any], set[str]]:
     """Resolve placeholders in the merged values; also return the strings that changed."""
     from lsp_render import secrets
@@ -433,7 +439,9 @@ def _resolved_values(
     for path in value_files:
         merged = merge_values(merged, load_values_file(path, label=_rel(path, request.repo_root)))
     merged = merge_values(merged, inline)
-    resolved = secrets.resolve_values(merged, request, source=f"{request.label} (Helm values)")
+    resolved = secrets.resolve_values(
+        merged, request, source=f"{request.label} (Helm values)", config=config
+    )
     changed: set[str] = set()
     _changed_strings(merged, resolved, changed)
     return resolved, changed

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lsp_render.core.errors import BackendUnavailableError, InputError, PolicyError
 
 if TYPE_CHECKING:
+    from lsp_render.config.app import SecretsConfig
     from lsp_render.core.context import RenderRequest
     from lsp_render.core.manifests import Document
     from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
@@ -43,8 +44,9 @@ def substitute_documents(
     request: RenderRequest,
     *,
     backend_factory: BackendFactory | None = None,
+    config: SecretsConfig | None = None,
 ) -> list[Document]:
-    """Substitute the placeholders of a rendered stream.
+    """Substitute the placeholders of a rendered stream (or hand them to an operator).
 
     Parameters
     ----------
@@ -55,6 +57,10 @@ def substitute_documents(
     backend_factory
         Called (once, after the policy checks) instead of choosing the backend from
         ``request``; never called when there is no placeholder.
+    config
+        The ``secrets`` section of ``lsp-render.yaml``: an operator delivery mode
+        (``secrets.delivery``, unless the policy forces one) turns Secrets into
+        operator resources instead (:mod:`lsp_render.secrets.delivery`).
 
     Returns
     -------
@@ -74,13 +80,30 @@ def substitute_documents(
         No backend is configured, or it cannot be reached (exit 3).
     """
     out = list(docs)
-    if request.secrets.no_secrets:
+    inline_only = (config is None or config.delivery == "inline") and not request.environ.get(
+        "LSP_RENDER_POLICY"
+    )
+    if request.secrets.no_secrets and inline_only:
         return out
     from lsp_render.secrets.scan import is_candidate
 
     candidates = [index for index, doc in enumerate(out) if is_candidate(doc.text)]
     if not candidates:
         return out  # without importing the parser, the modifiers and their JSONPath
+    from lsp_render.secrets.delivery import INLINE, deliver, delivery_mode
+
+    mode = delivery_mode(request, config)
+    if mode != INLINE:
+        return deliver(
+            out,
+            candidates,
+            request,
+            mode=mode,
+            config=config,
+            check_paths=lambda paths: _check_paths(paths, request),
+        )
+    if request.secrets.no_secrets:
+        return out
     from lsp_render.secrets.document import apply_plan, plan_document
 
     plans = []
@@ -106,6 +129,7 @@ def resolve_values(
     *,
     source: str,
     backend_factory: BackendFactory | None = None,
+    config: SecretsConfig | None = None,
 ) -> dict[str, Any]:
     """Substitute inline placeholders in Helm values before the chart renders.
 
@@ -119,6 +143,9 @@ def resolve_values(
         Names the values in messages (``app (Helm values)``).
     backend_factory
         As for :func:`substitute_documents`.
+    config
+        As for :func:`substitute_documents`: under an operator delivery mode the
+        values are returned as they are (no Vault read).
 
     Returns
     -------
@@ -133,6 +160,10 @@ def resolve_values(
     """
     if request.secrets.no_secrets:
         return values
+    from lsp_render.secrets.delivery import INLINE, delivery_mode
+
+    if delivery_mode(request, config) != INLINE:
+        return values  # the placeholders reach the manifests, and the operator
     from lsp_render.secrets.values import plan_values, substitute_values
 
     sites = plan_values(values, request.environ, source=source)
@@ -212,6 +243,15 @@ def open_backend(
         "(with Vault credentials), pass --secrets-file FILE, or pass --no-secrets to leave "
         "placeholders as they are"
     )
+
+
+def _check_paths(paths: Sequence[str], request: RenderRequest) -> None:
+    """Check paths against the policy and ``AVP_PATH_VALIDATION`` (operator delivery)."""
+    if request.environ.get("LSP_RENDER_POLICY", "").strip():
+        from lsp_render.secrets import policy
+
+        policy.enforce(paths, request)
+    _validate_paths(paths, request.environ)
 
 
 def _validate_paths(paths: Sequence[str], environ: Mapping[str, str]) -> None:

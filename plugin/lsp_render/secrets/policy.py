@@ -35,6 +35,9 @@ Rules, checked before any Vault request:
   segment is taken as the mount; on a mount of several segments write paths
   with ``data/``. Caveat: a pattern with ``data/`` on a KV v1 mount also allows
   the path without ``data/``.
+- ``delivery:`` (per project and ``"*"``) forces the delivery mode of its apps
+  (``inline``, ``external-secrets``, ``vault-secrets-operator``, ``vault-secret``);
+  an application's ``secrets.delivery`` cannot change it (:func:`forced_delivery`).
 - A malformed policy file is an ``InputError`` (exit 2); a refused path a
   ``PolicyError`` (exit 1) naming the path, the project and the policy file.
 """
@@ -45,7 +48,7 @@ import glob
 from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import yaml
@@ -56,10 +59,19 @@ from lsp_render.core.context import RenderRequest
 from lsp_render.core.errors import InputError, PolicyError
 from lsp_render.core.yamlfile import yaml_error_line
 
-__all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
+__all__ = [
+    "POLICY_VARIABLE",
+    "Policy",
+    "ProjectPolicy",
+    "enforce",
+    "forced_delivery",
+    "load_policy",
+    "path_forms",
+]
 
 POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
+_Delivery = Literal["inline", "external-secrets", "vault-secrets-operator", "vault-secret"]
 
 
 class ProjectPolicy(BaseModel):
@@ -76,6 +88,12 @@ class ProjectPolicy(BaseModel):
         default=None,
         title="Login role",
         description="Vault login role (kubernetes) or role_id (approle) for this project.",
+    )
+    delivery: _Delivery | None = Field(
+        default=None,
+        title="Secret delivery",
+        description="Forces how secrets reach the cluster for this project; an application's "
+        "secrets.delivery cannot change it.",
     )
 
 
@@ -239,3 +257,29 @@ def enforce(paths: Collection[str], request: RenderRequest) -> str | None:
             msg = f"Vault path {path} is not allowed for project {project!r} by the policy {file}"
             raise PolicyError(msg)
     return entry.role if entry is not None else None
+
+
+def forced_delivery(request: RenderRequest) -> str | None:
+    """Return the delivery mode the policy forces on the app's project, if any.
+
+    Parameters
+    ----------
+    request
+        The render; ``request.environ`` names the policy file.
+
+    Returns
+    -------
+    str or None
+        ``delivery`` of the project's entry (else of ``"*"``), or ``None`` without
+        a policy file or without such a setting.
+
+    Raises
+    ------
+    InputError
+        The policy file is missing, unreadable or malformed.
+    """
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return None
+    entry = load_policy(Path(name)).for_project(request.app.project)
+    return entry.delivery if entry is not None else None
