@@ -147,11 +147,12 @@ EMPTY_RENDER = (
 )
 
 
-def render(request: RenderRequest) -> list[Document]:
+def render(request: RenderRequest, *, substitute: bool = True) -> list[Document]:
     """Render one application into its final documents (secrets substituted).
 
     An empty result is an error unless ``lsp-render.yaml`` says ``allowEmpty: true``
-    (a chart that only exists to own a namespace).
+    (a chart that only exists to own a namespace). With ``substitute=False`` the
+    placeholders stay as they are whatever the delivery mode (``secrets audit``).
 
     Raises
     ------
@@ -174,6 +175,8 @@ def render(request: RenderRequest) -> list[Document]:
     from lsp_render import secrets
 
     config = the_plan.config
+    if not substitute:
+        return docs
     docs = secrets.substitute_documents(
         docs, request, config=config.secrets if config is not None else None
     )
