@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.cli_helpers import Result, assert_failure, base_env, run
-from tests.delivery_oracle import eso_secret, validate, vso_secret
+from tests.delivery_oracle import eso_secret, go_templates, validate, vso_secret
 from tests.vaultserver import VaultServer
 
 SECRETS: dict[str, Any] = {
@@ -40,6 +40,7 @@ metadata:
   labels: {app: db}
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
+    note: "{{ not a template }}"
     avp.kubernetes.io/remove-missing: "false"
 type: kubernetes.io/basic-auth
 stringData:
@@ -148,7 +149,7 @@ def test_external_secret_from_several_paths_mounts_versions_and_modifiers(tmp_pa
         "name": "db",
         "namespace": "team-a",
         "labels": {"app": "db"},
-        "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
+        "annotations": {"argocd.argoproj.io/sync-wave": "-1", "note": "{{ not a template }}"},
     }
     spec = obj["spec"]
     assert spec["secretStoreRef"] == {"name": "vault-kv", "kind": "ClusterSecretStore"}
@@ -156,6 +157,12 @@ def test_external_secret_from_several_paths_mounts_versions_and_modifiers(tmp_pa
     assert target["name"] == "db"
     assert target["template"]["type"] == "kubernetes.io/basic-auth"
     assert target["template"]["metadata"]["labels"] == {"app": "db"}
+    # ESO runs the template's annotations as templates: literal braces are escaped
+    annotations = target["template"]["metadata"]["annotations"]
+    assert go_templates(annotations, {}, tmp_path) == {
+        "argocd.argoproj.io/sync-wave": b"-1",
+        "note": b"{{ not a template }}",
+    }
     entries = {e["secretKey"]: e for e in spec["data"]}
     assert entries["password"]["remoteRef"] == {
         "key": "team-a/db",

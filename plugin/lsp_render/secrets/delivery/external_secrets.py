@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretKey, SecretSpec, Use
+from lsp_render.secrets.delivery.model import SecretKey, SecretSpec, Use, escape_template_text
 from lsp_render.secrets.delivery.templates import gjson_path, key_template, literal_template
 from lsp_render.secrets.modifiers import Modifier
 
@@ -190,7 +190,11 @@ def external_secret(
     template: dict[str, Any] = {"engineVersion": "v2", "type": spec.type or "Opaque"}
     metadata = _metadata(spec)
     if metadata:
-        template["metadata"] = metadata
+        # ESO executes the template's labels and annotations as templates too
+        template["metadata"] = {
+            part: {k: escape_template_text(v) for k, v in values.items()}
+            for part, values in metadata.items()
+        }
     if data:
         template["data"] = data
         if not templated:
