@@ -31,12 +31,13 @@ import yaml
 
 from tests.cli_helpers import base_env, run
 
-__all__ = ["eso_secret", "go_templates", "validate", "vso_secret"]
+__all__ = ["eso_secret", "go_templates", "ricoberger_secret", "validate", "vso_secret"]
 
 CRDS = Path(__file__).resolve().parent / "data" / "crds"
 _FILES = {
     "ExternalSecret": ("external-secrets.io_externalsecrets.yaml", "v1"),
     "VaultStaticSecret": ("secrets.hashicorp.com_vaultstaticsecrets.yaml", "v1beta1"),
+    "VaultSecret": ("ricoberger.de_vaultsecrets.yaml", "v1alpha1"),
 }
 
 
@@ -58,7 +59,7 @@ def _strict(schema: Any) -> Any:
 @cache
 def _schema(kind: str) -> dict[str, Any]:
     name, version = _FILES[kind]
-    crd = yaml.safe_load((CRDS / name).read_text())
+    crd = next(d for d in yaml.safe_load_all((CRDS / name).read_text()) if d)
     for entry in crd["spec"]["versions"]:
         if entry["name"] == version:
             return _strict(entry["schema"]["openAPIV3Schema"])  # type: ignore[no-any-return]
@@ -157,3 +158,21 @@ def vso_secret(obj: Mapping[str, Any], secrets: Mapping[str, Any], tmp: Path) ->
     templates = {k: t["text"] for k, t in transformation.get("templates", {}).items()}
     rendered = go_templates(templates, {"Secrets": dict(data)}, tmp) if templates else {}
     return {**raw, **rendered}
+
+
+def ricoberger_secret(
+    obj: Mapping[str, Any], secrets: Mapping[str, Any], tmp: Path
+) -> dict[str, bytes]:
+    """Return the Secret data ricoberger's operator writes for ``obj``.
+
+    Its templates use ``{% %}`` delimiters; Helm's engine takes ``{{ }}``, so the
+    delimiters are swapped first (the templates given here hold no literal braces).
+    """
+    spec = obj["spec"]
+    data = _read(secrets, spec["path"].partition("/")[2], spec.get("version"))
+    strings = {k: _text(v) for k, v in data.items()}
+    if "templates" not in spec:
+        keys = spec.get("keys") or list(strings)
+        return {k: strings[k].encode() for k in keys}
+    templates = {k: t.replace("{%", "{{").replace("%}", "}}") for k, t in spec["templates"].items()}
+    return go_templates(templates, {"Secrets": strings}, tmp)

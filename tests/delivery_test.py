@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.cli_helpers import Result, assert_failure, base_env, run
-from tests.delivery_oracle import eso_secret, go_templates, validate, vso_secret
+from tests.delivery_oracle import eso_secret, go_templates, ricoberger_secret, validate, vso_secret
 from tests.vaultserver import VaultServer
 
 SECRETS: dict[str, Any] = {
@@ -114,6 +114,7 @@ def _eso(stores: dict[str, str] | None = None, kind: str | None = None) -> dict[
 
 
 VSO = {"secrets": {"delivery": "vault-secrets-operator"}}
+RICO = {"secrets": {"delivery": "vault-secret"}}
 
 
 def _render(app: Path, *args: str, extra: dict[str, str] | None = None) -> Result:
@@ -258,12 +259,45 @@ stringData:
     )
 
 
-def test_vault_static_secret_refuses_several_paths(tmp_path: Path) -> None:
-    result = _render(_app(tmp_path, MULTI, VSO))
+@pytest.mark.parametrize("config", [VSO, RICO], ids=["vso", "vault-secret"])
+def test_one_path_operators_refuse_several_paths(tmp_path: Path, config: dict[str, Any]) -> None:
+    result = _render(_app(tmp_path, MULTI, config))
     assert_failure(result, 2, "Secret/db", "copies one Vault secret", "external-secrets")
 
 
-@pytest.mark.parametrize("config", [_eso(), VSO], ids=["eso", "vso"])
+def test_ricoberger_vault_secret_copies_keys_else_templates(tmp_path: Path) -> None:
+    obj = _only(_render(_app(tmp_path, SINGLE, RICO)), "VaultSecret")
+    validate(obj)
+    assert obj["apiVersion"] == "ricoberger.de/v1alpha1"
+    assert obj["spec"] == {
+        "path": "secret/team-a/db",
+        "type": "Opaque",
+        "keys": ["user", "password"],
+    }
+    assert ricoberger_secret(obj, SECRETS, tmp_path) == _inline_secret(tmp_path, SINGLE)
+    renamed = SINGLE.replace("  password: <password>", "  pw: <password>")
+    obj = _only(_render(_app(tmp_path, renamed, RICO)), "VaultSecret")
+    assert obj["spec"]["templates"] == {
+        "user": '{% index .Secrets "user" %}',
+        "pw": '{% index .Secrets "password" %}',
+    }
+    assert ricoberger_secret(obj, SECRETS, tmp_path) == _inline_secret(tmp_path, renamed)
+
+
+def test_ricoberger_vault_secret_templates_renamed_keys(tmp_path: Path) -> None:
+    manifest = RENAMED + '  odd: "a {% b"\n'
+    obj = _only(_render(_app(tmp_path, manifest, RICO)), "VaultSecret")
+    validate(obj)
+    spec = obj["spec"]
+    assert (spec["path"], spec["version"]) == ("secret/team-a/db", 3)
+    assert obj["metadata"]["labels"] == {"tier": "front"}  # the operator copies them
+    assert spec["templates"]["user"] == '{% index .Secrets "user" %}'
+    assert spec["templates"]["odd"] == '{% "a {% b" %}'
+    del spec["templates"]["odd"]  # the oracle swaps delimiters, which this one holds
+    assert ricoberger_secret(obj, SECRETS, tmp_path) == _inline_secret(tmp_path, RENAMED)
+
+
+@pytest.mark.parametrize("config", [_eso(), VSO, RICO], ids=["eso", "vso", "vault-secret"])
 def test_configmap_placeholder_is_refused(tmp_path: Path, config: dict[str, Any]) -> None:
     result = _render(_app(tmp_path, SINGLE + "---\n" + CONFIGMAP, config))
     assert_failure(result, 1, "ConfigMap/settings", "data.token", "v1 Secrets")

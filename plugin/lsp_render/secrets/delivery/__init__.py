@@ -9,7 +9,9 @@ by ``argocd app manifests``) hold only references:
 - ``external-secrets``: an External Secrets Operator ``ExternalSecret``
   (:mod:`.external_secrets`);
 - ``vault-secrets-operator``: a HashiCorp VSO ``VaultStaticSecret``
-  (:mod:`.vault_secrets_operator`).
+  (:mod:`.vault_secrets_operator`);
+- ``vault-secret``: ricoberger's vault-secrets-operator ``VaultSecret``
+  (:mod:`.vault_secret`), which Phalanx runs.
 
 The operator's policy may force a mode per project (``delivery:``); an
 application's ``secrets.delivery`` cannot change it. In these modes there is no
@@ -80,9 +82,9 @@ def _build(spec: SecretSpec, mode: str, config: SecretsConfig | None) -> dict[st
         from lsp_render.secrets.delivery.vault_secrets_operator import vault_static_secret
 
         return vault_static_secret(spec)
-    from lsp_render.core.errors import InputError
+    from lsp_render.secrets.delivery.vault_secret import vault_secret
 
-    raise InputError(f"{spec.label}: delivery mode {mode!r} is not supported by this version")
+    return vault_secret(spec)
 
 
 def deliver(

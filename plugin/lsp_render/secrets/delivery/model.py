@@ -46,6 +46,7 @@ __all__ = [
     "Source",
     "Use",
     "escape_template_text",
+    "one_source",
     "read_secret",
     "refuse_outside",
 ]
@@ -187,27 +188,29 @@ class SecretSpec:
         return [use for key in self.keys for use in key.uses]
 
 
-def escape_template_text(text: str) -> str:
+def escape_template_text(text: str, delims: tuple[str, str] = ("{{", "}}")) -> str:
     """Return ``text`` as Go template text that prints exactly ``text``.
 
-    Text without ``{{`` needs no escape; otherwise the text is written as a Go
-    string literal in an action (JSON's string escapes are Go's).
+    Text without the left delimiter needs no escape; otherwise the text is
+    written as a Go string literal in an action (JSON's string escapes are Go's).
 
     Parameters
     ----------
     text
         Literal text.
+    delims
+        The template's delimiters (``{{ }}``; ricoberger's operator uses ``{% %}``).
 
     Returns
     -------
     str
         Template text.
     """
-    if "{{" not in text:
+    if delims[0] not in text:
         return text
     import json
 
-    return "{{ " + json.dumps(text) + " }}"
+    return f"{delims[0]} {json.dumps(text)} {delims[1]}"
 
 
 def _str_map(value: Any, where: str) -> dict[str, str]:
@@ -422,3 +425,38 @@ def refuse_outside(label: str, field: str, placeholder: str, mode: str) -> Rende
         f"{label}: placeholder {placeholder} in {field} cannot be delivered by {mode}: "
         "an operator fills only the data and stringData of v1 Secrets"
     )
+
+
+def _describe(source: Source) -> str:
+    version = f" (version {source.version})" if source.version is not None else ""
+    return f"{source.path}{version}"
+
+
+def one_source(spec: SecretSpec, resource: str) -> Source:
+    """Return the one Vault secret ``spec`` draws from, for operators that copy one secret.
+
+    Parameters
+    ----------
+    spec
+        The Secret.
+    resource
+        The operator's resource, for the message (``a VaultStaticSecret``).
+
+    Returns
+    -------
+    Source
+        The secret.
+
+    Raises
+    ------
+    InputError
+        The Secret draws from several paths or versions (exit 2).
+    """
+    sources = list(dict.fromkeys(use.source for use in spec.uses))
+    if len({(s.mount, s.sub, s.kv, s.version) for s in sources}) > 1:
+        raise InputError(
+            f"{spec.label}: {resource} copies one Vault secret, but this Secret draws "
+            f"from {_describe(sources[0])} and {_describe(sources[1])}; split the Secret or use "
+            "delivery: external-secrets"
+        )
+    return sources[0]

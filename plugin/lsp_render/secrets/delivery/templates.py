@@ -16,7 +16,17 @@ from lsp_render.core.errors import InputError
 from lsp_render.secrets.delivery.model import LiteralValue, SecretKey, Use, escape_template_text
 from lsp_render.secrets.modifiers import Modifier
 
-__all__ = ["GO_FUNCTIONS", "gjson_path", "key_template", "literal_template", "pipeline"]
+__all__ = [
+    "GO_DELIMS",
+    "GO_FUNCTIONS",
+    "gjson_path",
+    "key_template",
+    "literal_template",
+    "pipeline",
+]
+
+GO_DELIMS = ("{{", "}}")
+"""Go's default template delimiters (ESO, HashiCorp VSO)."""
 
 GO_FUNCTIONS = {"base64encode": "b64enc", "base64decode": "b64dec", "sha256sum": "sha256sum"}
 """AVP modifiers and the Sprig functions that do exactly the same."""
@@ -56,7 +66,14 @@ def gjson_path(key: str, modifier: Modifier) -> str | None:
     return ".".join([_gjson_escape(key), *steps])
 
 
-def pipeline(start: str, modifiers: tuple[Modifier, ...], *, decode: bool, where: str) -> str:
+def pipeline(
+    start: str,
+    modifiers: tuple[Modifier, ...],
+    *,
+    decode: bool,
+    where: str,
+    delims: tuple[str, str] = GO_DELIMS,
+) -> str:
     """Return a Go template action: ``start`` piped through the modifiers' functions.
 
     Parameters
@@ -69,6 +86,8 @@ def pipeline(start: str, modifiers: tuple[Modifier, ...], *, decode: bool, where
         Finish with ``b64dec`` (a placeholder written directly in ``data``).
     where
         Names the key in messages.
+    delims
+        The template's delimiters.
 
     Returns
     -------
@@ -91,10 +110,14 @@ def pipeline(start: str, modifiers: tuple[Modifier, ...], *, decode: bool, where
         functions.append(function)
     if decode:
         functions.append("b64dec")
-    return "{{ " + " | ".join([start, *functions]) + " }}"
+    return f"{delims[0]} {' | '.join([start, *functions])} {delims[1]}"
 
 
-def key_template(key: SecretKey, value: Callable[[Use], tuple[str, tuple[Modifier, ...]]]) -> str:
+def key_template(
+    key: SecretKey,
+    value: Callable[[Use], tuple[str, tuple[Modifier, ...]]],
+    delims: tuple[str, str] = GO_DELIMS,
+) -> str:
     """Return the template text of a key holding placeholders.
 
     Parameters
@@ -104,29 +127,33 @@ def key_template(key: SecretKey, value: Callable[[Use], tuple[str, tuple[Modifie
     value
         Gives, for each placeholder, the expression of its value and the
         modifiers still to apply.
+    delims
+        The template's delimiters.
 
     Returns
     -------
     str
         Literal text escaped, each placeholder an action.
     """
+    where = f"{key.field}.{key.name}"
+    whole = key.whole
+    if key.decode and whole is not None:  # model.py refuses decoding anything else
+        start, rest = value(whole)
+        return pipeline(start, rest, decode=True, where=where, delims=delims)
     out = []
     for part in key.parts:
         if isinstance(part, str):
-            out.append(escape_template_text(part))
+            out.append(escape_template_text(part, delims))
             continue
         start, rest = value(part)
-        out.append(pipeline(start, rest, decode=False, where=f"{key.field}.{key.name}"))
-    text = "".join(out)
-    if key.decode:
-        # only a whole-value placeholder may be decoded (model.py refuses the rest)
-        text = text[: -len(" }}")] + " | b64dec }}"
-    return text
+        out.append(pipeline(start, rest, decode=False, where=where, delims=delims))
+    return "".join(out)
 
 
-def literal_template(literal: LiteralValue) -> str:
+def literal_template(literal: LiteralValue, delims: tuple[str, str] = GO_DELIMS) -> str:
     """Return template text that prints a literal key's bytes."""
     text = literal.text
     if text is not None:
-        return escape_template_text(text)
-    return "{{ " + json.dumps(base64.b64encode(literal.data).decode("ascii")) + " | b64dec }}"
+        return escape_template_text(text, delims)
+    encoded = json.dumps(base64.b64encode(literal.data).decode("ascii"))
+    return f"{delims[0]} {encoded} | b64dec {delims[1]}"

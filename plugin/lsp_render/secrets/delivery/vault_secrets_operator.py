@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretSpec, Source, Use
+from lsp_render.secrets.delivery.model import SecretSpec, Use, one_source
 from lsp_render.secrets.delivery.templates import key_template, literal_template
 from lsp_render.secrets.modifiers import Modifier
 
@@ -41,17 +41,12 @@ def _anchored(name: str) -> str:
     return "^" + _RE2_SPECIAL.sub(r"\\\1", name) + "$"
 
 
-def _describe(source: Source) -> str:
-    version = f" (version {source.version})" if source.version is not None else ""
-    return f"{source.path}{version}"
-
-
 def _value(use: Use, *, where: str) -> tuple[str, tuple[Modifier, ...]]:
     for modifier in use.modifiers:
         if modifier.name == "jsonPath":
             raise InputError(
-                f"{where}: modifier jsonPath has no equivalent in "
-                "VaultStaticSecret templates; use inline or external-secrets delivery"
+                f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
+                "use inline or external-secrets delivery"
             )
     return "get .Secrets " + json.dumps(use.key), use.modifiers
 
@@ -75,14 +70,7 @@ def vault_static_secret(spec: SecretSpec) -> dict[str, Any]:
         The Secret draws from several paths or versions, or a modifier has no
         template equivalent (exit 2).
     """
-    sources = list(dict.fromkeys(use.source for use in spec.uses))
-    if len({(s.mount, s.sub, s.kv, s.version) for s in sources}) > 1:
-        raise InputError(
-            f"{spec.label}: a VaultStaticSecret copies one Vault secret, but this Secret draws "
-            f"from {_describe(sources[0])} and {_describe(sources[1])}; split the Secret or use "
-            "delivery: external-secrets"
-        )
-    source = sources[0]
+    source = one_source(spec, "a VaultStaticSecret")
     copied: list[str] = []
     templates: dict[str, Any] = {}
     for key in spec.keys:
