@@ -406,3 +406,21 @@ def test_version_on_kv_v1_and_escaped_placeholders_exit_2(tmp_path: Path) -> Non
     assert_failure(_render(_app(tmp_path, legacy, _eso())), 2, "KV v1", "version 2")
     escaped = manifest.replace("#pass#2>", "#pass>")
     assert_failure(_render(_app(tmp_path, escaped, _eso())), 2, "JSON-escaped", "stringData.j")
+
+
+def test_resolve_in_values_hands_placeholders_to_the_operator(tmp_path: Path) -> None:
+    chart = tmp_path / "repo" / "apps" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: chart\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("password: <path:secret/data/team-a/db#password>\n")
+    (chart / "templates" / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
+        "stringData:\n  password: {{ .Values.password | quote }}\n"
+    )
+    config = _eso()
+    config["secrets"]["resolveInValues"] = True
+    (chart / "lsp-render.yaml").write_text(yaml.safe_dump(config))
+    obj = _only(_render(chart), "ExternalSecret")  # no VAULT_ADDR, no secrets file: no read
+    assert obj["spec"]["data"] == [
+        {"secretKey": "password", "remoteRef": {"key": "team-a/db", "property": "password"}}
+    ]
