@@ -412,13 +412,13 @@ def test_resolve_in_values_hands_placeholders_to_the_operator(tmp_path: Path) ->
     chart = tmp_path / "repo" / "apps" / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: chart\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text("password: <path:secret/data/team-a/db#password>\n")
     (chart / "templates" / "secret.yaml").write_text(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
         "stringData:\n  password: {{ .Values.password | quote }}\n"
     )
     config = _eso()
     config["secrets"]["resolveInValues"] = True
+    config["helm"] = {"values": {"password": "<path:secret/data/team-a/db#password>"}}
     (chart / "lsp-render.yaml").write_text(yaml.safe_dump(config))
     obj = _only(_render(chart), "ExternalSecret")  # no VAULT_ADDR, no secrets file: no read
     assert obj["spec"]["data"] == [
