@@ -32,6 +32,15 @@ stringData:
   latest: <path:secret/data/versioned#a>
   gone: <path:secret/data/versioned#b#5>
   again: <path:secret/versioned#b>
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: optional
+  annotations: {avp.kubernetes.io/remove-missing: "true"}
+stringData:
+  maybe: <path:secret/data/versioned#zzz>
+  needed: <path:secret/data/nothere#k>
 """
 
 
@@ -87,6 +96,7 @@ def test_reports_missing_keys_and_paths_with_their_users(repo: Path, server: Vau
         "MISSING secret/data/shared#token",
         "MISSING secret/data/versioned#a",
         "MISSING secret/data/versioned#b#5",
+        "MISSING secret/data/nothere#k",  # remove-missing drops keys, not paths
     }
     prod = next(line for line in lines if "prod/api#password" in line)
     assert "key not found" in prod
@@ -98,7 +108,7 @@ def test_reports_missing_keys_and_paths_with_their_users(repo: Path, server: Vau
     # one read per distinct secret (path and version), however many placeholders use it
     reads = [(r.path, r.query) for r in server.requests("GET") if "/sys/" not in r.path]
     assert sorted(reads) == sorted(set(reads))
-    assert len(reads) == 6, reads
+    assert len(reads) == 7, reads
     _no_values(result, token)
 
 

@@ -9,7 +9,8 @@ read each, concurrently) whether it exists and holds the key. No value is ever
 kept beyond that check, and none is printed: the report names paths and keys only.
 
 Outcome: ``missing`` lists each ``path#key`` (``#version``) that does not exist,
-with its users; a pair that fails to render is listed in ``failed``. The command
+with its users (a key under ``avp.kubernetes.io/remove-missing`` may be absent,
+its path may not); a pair that fails to render is listed in ``failed``. The command
 exits 0 when nothing is missing or failed, 1 otherwise, and 3 when Vault cannot
 be reached (``BackendUnavailableError``).
 """
@@ -45,6 +46,9 @@ class Usage:
         The file or template the object came from.
     object
         ``Kind/name`` of the object.
+    optional
+        Under ``avp.kubernetes.io/remove-missing``: a missing key is dropped at
+        render time, so only a missing path counts.
     """
 
     path: str
@@ -54,6 +58,7 @@ class Usage:
     env: str | None
     file: str
     object: str
+    optional: bool = False
 
     @property
     def secret(self) -> str:
@@ -71,6 +76,7 @@ class Usage:
             "env": self.env,
             "file": self.file,
             "object": self.object,
+            "optional": self.optional,
         }
 
 
@@ -135,6 +141,7 @@ def _usages(pair: Pair, environ: Mapping[str, str]) -> list[tuple[Usage, SecretR
                     pair.env,
                     doc.source,
                     name,
+                    optional=site.key_node is not None,  # remove-missing
                 )
                 found.append((usage, ref))
     return found
@@ -144,7 +151,7 @@ def _check(usage: Usage, result: SecretResult | None) -> str | None:
     """Return why ``usage`` is missing, or ``None`` when its key exists."""
     if result is None or result.data is None:
         return (result.error if result is not None else None) or "path not found"
-    if usage.key not in result.data:
+    if usage.key not in result.data and not usage.optional:
         return "key not found"
     return None
 
