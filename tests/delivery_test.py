@@ -171,6 +171,8 @@ def test_external_secret_from_several_paths_mounts_versions_and_modifiers(tmp_pa
         "version": "3",
     }
     assert entries["raw"]["remoteRef"]["decodingStrategy"] == "Base64"
+    # in data, "| base64encode" only undoes the Secret's own encoding: the raw value
+    assert entries["encoded"]["remoteRef"] == {"key": "team-a/db", "property": "weird"}
     assert entries["host"]["remoteRef"] == {"key": "team-a/cfg", "property": "json.db.host"}
     assert entries["port"]["remoteRef"]["property"] == "json.db.ports.1"
     legacy = [e for e in spec["data"] if e["remoteRef"]["key"] == "team-a/legacy"]
