@@ -426,3 +426,13 @@ def test_resolve_in_values_hands_placeholders_to_the_operator(tmp_path: Path) ->
     assert obj["spec"]["data"] == [
         {"secretKey": "password", "remoteRef": {"key": "team-a/db", "property": "password"}}
     ]
+
+
+def test_unknown_delivery_modes_exit_2(tmp_path: Path) -> None:
+    app = _app(tmp_path, SINGLE, {"secrets": {"delivery": "sealed-secrets"}})
+    assert_failure(_render(app), 2, "lsp-render.yaml:2", "secrets.delivery")
+    (app / "lsp-render.yaml").unlink()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"projects": {"*": {"paths": ["*"], "delivery": "x"}}}))
+    result = _render(app, extra={"LSP_RENDER_POLICY": str(policy)})
+    assert_failure(result, 2, "policy file", "delivery")
