@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.cli_helpers import Result, assert_failure, base_env, run
@@ -74,11 +75,63 @@ def test_helm_args_become_values_files(tmp_path: Path) -> None:
     assert list(source) == ["path", "plugin", "repoURL", "targetRevision"]
 
 
-def test_inline_helm_values_are_reported_and_nothing_is_written(tmp_path: Path) -> None:
+def _chart(root: Path) -> Path:
+    app = root / "repo" / "your-app"
+    (app / "templates").mkdir(parents=True)
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: your-app\nversion: 0.1.0\n")
+    (app / "values.yaml").write_text("someValue: default\nmoreStuff: [z]\nkeep: 1\n")
+    (app / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+        "data:\n  values: {{ toJson .Values | quote }}\n"
+    )
+    return app
+
+
+def _rendered_values(app: Path, *args: str, parameters: Any = None) -> Any:
+    env = {"ARGOCD_APP_NAME": "your-application-name"}
+    if parameters is not None:
+        env["ARGOCD_APP_PARAMETERS"] = json.dumps(parameters)
+    result = run(["render", str(app), "--no-secrets", *args], env=base_env(app), extra_env=env)
+    assert result.code == 0, result.stderr
+    return json.loads(str(result.objects()[0]["data"]["values"]))  # type: ignore[index]
+
+
+def test_inline_helm_values_become_helm_parameters_with_the_same_values(tmp_path: Path) -> None:
     path = _copy(tmp_path, "avp-helm-values.yaml")
+    inline = yaml.safe_load(path.read_text())["spec"]["source"]["plugin"]["env"][0]["value"]
+    assert _migrate("--write", path.name, cwd=tmp_path).code == 0
+    parameters = _plugin(path)["parameters"]
+    assert [p["name"] for p in parameters] == ["helm-parameters"]
+    assert parameters[0]["map"]["mysql.password"] == "<path:kv/data/mysql#password>"
+    # Helm itself: the parameters give the values AVP's `-f <(echo "$HELM_VALUES")` gave
+    app = _chart(tmp_path)
+    values_file = tmp_path / "inline-values.yaml"
+    values_file.write_text(inline)
+    expected = _rendered_values(app, "-f", str(values_file))
+    assert _rendered_values(app, parameters=parameters) == expected
+    assert expected["moreStuff"] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ("port: '8080'\n", "port would change type"),
+        ("ratio: 1.5\n", "ratio would change type"),
+        ("flag: 'True'\n", "flag would change type"),
+        ("list: []\n", "list is empty"),
+        ("a.b: x\n", "needs escaping"),
+    ],
+)
+def test_inline_values_that_set_would_retype_are_refused(
+    tmp_path: Path, values: str, needle: str
+) -> None:
+    path = _copy(tmp_path, "avp-helm-values.yaml")
+    data = yaml.safe_load(path.read_text())
+    data["spec"]["source"]["plugin"]["env"][0]["value"] = values
+    path.write_text(yaml.safe_dump(data))
     before = path.read_text()
     result = _migrate("--write", path.name, cwd=tmp_path)
-    assert_failure(result, 1, "avp-helm-values.yaml", "HELM_VALUES", "values-files")
+    assert_failure(result, 1, "avp-helm-values.yaml", "HELM_VALUES", needle, "values-files")
     assert path.read_text() == before
 
 
@@ -189,3 +242,14 @@ def test_migrated_parameters_are_what_render_reads(tmp_path: Path) -> None:
     result = run(["render", str(app)], env=base_env(tmp_path), extra_env=env)
     assert result.code == 0, result.stderr
     assert result.objects()[0]["data"] == {"tag": "v2", "size": "m"}
+
+
+def test_inline_values_mixed_with_value_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    text = SHELL_AND_FLAGS.format(args="-f values.yaml").replace(
+        "          - name: ENV\n            value: dev\n",
+        "          - name: HELM_VALUES\n            value: 'a: b'\n",
+    )
+    path.write_text(text)
+    result = _migrate(str(path), cwd=tmp_path)
+    assert_failure(result, 1, "HELM_VALUES", "order is unknown")

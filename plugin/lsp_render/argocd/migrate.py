@@ -6,6 +6,9 @@ Each source of an ``Application`` (``spec.source``, ``spec.sources[]``; also an
 suffix, or a name given with ``--plugin-name``) or argocd-lovely-plugin becomes
 ``plugin: {name: lsp-render, parameters: [...]}``:
 
+- ``HELM_VALUES`` (inline values) -> ``helm-parameters``, when every value reads
+  back through ``--set`` as itself (strings, integers, booleans, null, non-empty
+  lists and maps with plain keys);
 - ``HELM_ARGS`` / ``LOVELY_HELM_TEMPLATE_PARAMS``: ``-f/--values FILE`` ->
   ``values-files``; ``--set k=v[,k=v]`` -> ``helm-parameters``; ``-n/--namespace``
   -> ``namespace``; ``--include-crds`` is lsp-render's default and is dropped;
@@ -19,7 +22,9 @@ suffix, or a name given with ``--plugin-name``) or argocd-lovely-plugin becomes
 What has no faithful equivalent is refused, never guessed: a ``HELM_ARGS`` token
 lsp-render has no parameter for (``--skip-tests``, ``--set-file``...), shell syntax
 (``$``, ``|``, ``;``, backquotes, ``<(...)``: AVP's ``sh -c`` ran it), inline
-``HELM_VALUES``, other ``LOVELY_*`` settings, existing plugin parameters.
+values ``--set`` would retype (a float, ``"123"``, ``"true"``...) or mixed with
+value files (their order is unknown), other ``LOVELY_*`` settings, existing
+plugin parameters.
 
 The file is edited with ruamel.yaml's round trip, so comments, key order and
 quoting of everything else survive.
@@ -48,6 +53,8 @@ _LOVELY = re.compile(r"(argocd-)?lovely(-[0-9A-Za-z._-]+)?")
 _SHELL = re.compile(r"[$`|;&<>(){}\\*?~\n]")
 _VAULT_SETTING = re.compile(r"(AVP_|VAULT_)[A-Z0-9_]*")
 _SET_PAIR = re.compile(r"(?<!\\),")
+_SET_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SET_RETYPED = re.compile(r"(?i:true|false)|null|[+-]?[0-9]+|\{.*")
 
 
 @dataclass(slots=True)
@@ -147,6 +154,67 @@ def _set(value: str, params: _Params, where: str, problems: list[str]) -> None:
         params.helm_parameters[key] = item
 
 
+def _flatten(value: Any, key: str, out: dict[str, str]) -> str | None:
+    """Write ``value`` as ``--set`` pairs that Helm reads back as the same value.
+
+    Returns why it cannot, or ``None``. Helm's ``--set`` types a value itself
+    (``true``/``false`` in any case, ``null``, integers; ``{a,b}`` is a list), so a
+    string that would be read as something else, a float, an empty string, list
+    or map, or a key needing escapes is refused.
+    """
+    if isinstance(value, dict | list):
+        if not value:
+            return f"{key or 'the values'} is empty"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for name, item in items:
+            if isinstance(name, int):
+                sub = f"{key}[{name}]"
+            elif isinstance(name, str) and _SET_KEY.fullmatch(name):
+                sub = f"{key}.{name}" if key else name
+            else:
+                return f"key {name!r} under {key or 'the top'} needs escaping"
+            problem = _flatten(item, sub, out) if sub.strip("[]0123456789") else "not a map"
+            if problem is not None:
+                return problem
+        return None
+    text = _set_text(value)
+    if text is None or not key:
+        return f"{key or 'the values'} would change type as a --set value"
+    out[key] = text
+    return None
+
+
+def _set_text(value: Any) -> str | None:
+    """Return the ``--set`` text Helm reads back as ``value``, or ``None``."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return str(value)
+    if isinstance(value, str) and value and not _SET_RETYPED.fullmatch(value):
+        return value
+    return None
+
+
+def _helm_values(text: str, params: _Params, where: str, problems: list[str]) -> None:
+    """Map inline values (AVP's ``-f <(echo "$HELM_VALUES")``) to ``helm-parameters``."""
+    import yaml
+
+    hint = "; move them into a values file of the application and list it in values-files"
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError:
+        problems.append(f"{where}: not valid YAML")
+        return
+    sets: dict[str, str] = {}
+    problem = _flatten(values, "", sets) if values is not None else None
+    if problem is not None:
+        problems.append(f"{where}: {problem}{hint}")
+    elif params.values_files or params.helm_parameters:
+        problems.append(f"{where}: mixed with other Helm values, whose order is unknown{hint}")
+    else:
+        params.helm_parameters.update(sets)
+
+
 def _env_entries(plugin: CommentedMap, where: str, problems: list[str]) -> list[Any]:
     env = plugin.get("env")
     if env is None:
@@ -181,10 +249,7 @@ def _apply_env(
     elif name == "LOVELY_HELM_CRDS" and text.strip().lower() == "true":
         pass
     elif name == "HELM_VALUES":
-        problems.append(
-            f"{at}: inline Helm values have no lsp-render parameter; move them into a values "
-            "file of the application and list it in values-files"
-        )
+        _helm_values(text, params, at, problems)
     elif name.startswith("LOVELY_"):
         problems.append(f"{at}: lovely setting without an lsp-render equivalent")
     elif _VAULT_SETTING.fullmatch(name):
