@@ -18,7 +18,7 @@ from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 from lsp_render.detect import AppKind, detect_kind
 
 if TYPE_CHECKING:
-    from lsp_render.config.app import AppConfig, HelmConfig
+    from lsp_render.config.app import AppConfig, HelmConfig, SecretsConfig
     from lsp_render.config.repo import RepoConfig
     from lsp_render.core.context import RenderRequest
     from lsp_render.sources.helm import HelmInputs
@@ -149,11 +149,12 @@ EMPTY_RENDER = (
 )
 
 
-def render(request: RenderRequest) -> list[Document]:
+def render(request: RenderRequest, *, substitute: bool = True) -> list[Document]:
     """Render one application into its final documents (secrets substituted).
 
     An empty result is an error unless ``lsp-render.yaml`` says ``allowEmpty: true``
-    (a chart that only exists to own a namespace).
+    (a chart that only exists to own a namespace). With ``substitute=False`` the
+    placeholders stay as they are whatever the delivery mode (``secrets audit``).
 
     Raises
     ------
@@ -183,8 +184,16 @@ def render(request: RenderRequest) -> list[Document]:
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
 
+    config = the_plan.config
+    if not substitute:
+        return docs
     # what resolveInValues put into the chart is content, never scanned again (SPEC 5)
-    docs = secrets.substitute_documents(docs, request, shielded=shielded)
+    docs = secrets.substitute_documents(
+        docs,
+        request,
+        shielded=shielded,
+        config=config.secrets if config is not None else None,
+    )
     check_output_size(docs, request)
     return docs
 
@@ -345,7 +354,7 @@ def helm_inputs(
     files: tuple[Path, ...] = tuple(value_files)
     if config is not None and config.secrets.resolve_in_values and resolve_secrets:
         values, resolved, written = _resolved_values(
-            request, value_files, values, chart_dir, chart_root
+            request, value_files, values, chart_dir, chart_root, config=config.secrets
         )
         if secret_texts is not None:
             secret_texts.update(resolved)
@@ -480,6 +489,8 @@ def _resolved_values(
     inline: dict[str, Any],
     chart_dir: Path,
     chart_root: Path,
+    *,
+    config: SecretsConfig,
 ) -> tuple[dict[str, Any], set[str], set[str]]:
     """Resolve placeholders in the merged values (the chart's own defaults included).
 
@@ -505,7 +516,11 @@ def _resolved_values(
     written: set[str] = set()
     with recording() as seen:
         resolved = secrets.resolve_values(
-            merged, request, source=f"{request.label} (Helm values)", written=written
+            merged,
+            request,
+            source=f"{request.label} (Helm values)",
+            written=written,
+            config=config,
         )
     changed: set[str] = set()
     _changed_strings(merged, resolved, changed)

@@ -26,6 +26,8 @@ __all__ = ["cli", "invoke"]
 _LAZY_COMMANDS = {
     "diff": ("lsp_render.cli.workflows", "diff"),
     "render-all": ("lsp_render.cli.workflows", "render_all"),
+    "secrets": ("lsp_render.cli.audit", "secrets"),
+    "migrate": ("lsp_render.cli.migrate", "migrate"),
 }
 
 

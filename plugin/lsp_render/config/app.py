@@ -83,6 +83,20 @@ class SecretsConfig(_Model):
     resolve_in_values: bool = Field(
         False, description="Resolve placeholders in Helm values before rendering."
     )
+    delivery: Literal["inline", "external-secrets", "vault-secrets-operator", "vault-secret"] = (
+        Field(
+            "inline",
+            description="How secrets reach the cluster: substituted in the manifests (inline) or "
+            "by an operator from each Secret turned into its custom resource.",
+        )
+    )
+    secret_stores: dict[str, str] = Field(
+        default_factory=dict,
+        description="Vault mount to External Secrets store name (delivery: external-secrets).",
+    )
+    secret_store_kind: Literal["ClusterSecretStore", "SecretStore"] = Field(
+        "ClusterSecretStore", description="Kind of the External Secrets stores."
+    )
 
 
 class AppConfig(_Model):

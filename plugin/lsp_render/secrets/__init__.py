@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from lsp_render.core.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
+    from lsp_render.config.app import SecretsConfig
     from lsp_render.core.context import RenderRequest
     from lsp_render.core.manifests import Document
     from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
@@ -43,8 +44,9 @@ def substitute_documents(
     *,
     backend_factory: BackendFactory | None = None,
     shielded: Collection[str] = (),
+    config: SecretsConfig | None = None,
 ) -> list[Document]:
-    """Substitute the placeholders of a rendered stream.
+    """Substitute the placeholders of a rendered stream (or hand them to an operator).
 
     Parameters
     ----------
@@ -59,6 +61,10 @@ def substitute_documents(
         Texts that came from secrets before the render (``resolveInValues``):
         placeholders inside them, plain or JSON-escaped, are their content, never
         expanded again (SPEC 5).
+    config
+        The ``secrets`` section of ``lsp-render.yaml``: an operator delivery mode
+        (``secrets.delivery``, unless the policy forces one) turns Secrets into
+        operator resources instead (:mod:`lsp_render.secrets.delivery`).
 
     Returns
     -------
@@ -78,13 +84,30 @@ def substitute_documents(
         No backend is configured, or it cannot be reached (exit 3).
     """
     out = list(docs)
-    if request.secrets.no_secrets:
+    inline_only = (config is None or config.delivery == "inline") and not request.environ.get(
+        "LSP_RENDER_POLICY"
+    )
+    if request.secrets.no_secrets and inline_only:
         return out
     from lsp_render.secrets.scan import is_candidate
 
     candidates = [index for index, doc in enumerate(out) if is_candidate(doc.text)]
     if not candidates:
         return out  # without importing the parser, the modifiers and their JSONPath
+    from lsp_render.secrets.delivery import INLINE, deliver, delivery_mode
+
+    mode = delivery_mode(request, config)
+    if mode != INLINE:
+        return deliver(
+            out,
+            candidates,
+            request,
+            mode=mode,
+            config=config,
+            check_paths=lambda paths: _check_paths(paths, request),
+        )
+    if request.secrets.no_secrets:
+        return out
     from lsp_render.secrets.document import apply_plan, plan_document
     from lsp_render.secrets.shield import Shield
 
@@ -116,6 +139,7 @@ def resolve_values(
     source: str,
     backend_factory: BackendFactory | None = None,
     written: set[str] | None = None,
+    config: SecretsConfig | None = None,
 ) -> dict[str, Any]:
     """Substitute inline placeholders in Helm values before the chart renders.
 
@@ -132,6 +156,9 @@ def resolve_values(
     written
         Receives every string a secret put into the values; pass them to
         :func:`substitute_documents` as ``shielded``.
+    config
+        As for :func:`substitute_documents`: under an operator delivery mode the
+        values are returned as they are (no Vault read).
 
     Returns
     -------
@@ -146,6 +173,10 @@ def resolve_values(
     """
     if request.secrets.no_secrets:
         return values
+    from lsp_render.secrets.delivery import INLINE, delivery_mode
+
+    if delivery_mode(request, config) != INLINE:
+        return values  # the placeholders reach the manifests, and the operator
     from lsp_render.secrets.values import plan_values, substitute_values
 
     sites = plan_values(values, request.environ, source=source)
@@ -237,3 +268,14 @@ def open_backend(
         "(with Vault credentials), pass --secrets-file FILE, or pass --no-secrets to leave "
         "placeholders as they are"
     )
+
+
+def _check_paths(paths: Sequence[str], request: RenderRequest) -> None:
+    """Check paths against the policy and ``AVP_PATH_VALIDATION`` (operator delivery)."""
+    from lsp_render.secrets.path_validation import validate_paths
+
+    if request.environ.get("LSP_RENDER_POLICY", "").strip():
+        from lsp_render.secrets import policy
+
+        policy.enforce(paths, request)
+    validate_paths(paths, request.environ)

@@ -35,6 +35,9 @@ Rules, checked before any Vault request:
   segment is taken as the mount; on a mount of several segments write paths
   with ``data/``. Caveat: a pattern with ``data/`` on a KV v1 mount also allows
   the path without ``data/``.
+- ``delivery:`` (per project and ``"*"``) forces the delivery mode of its apps
+  (``inline``, ``external-secrets``, ``vault-secrets-operator``, ``vault-secret``);
+  an application's ``secrets.delivery`` cannot change it (:func:`forced_delivery`).
 - A malformed policy file is an ``InputError`` (exit 2); a refused path a
   ``PolicyError`` (exit 1) naming the path, the project and the policy file.
 - ``kinds`` (per project): where placeholders may appear (``secrets.exposure``).
@@ -70,12 +73,14 @@ __all__ = [
     "ProjectPolicy",
     "applicable",
     "enforce",
+    "forced_delivery",
     "load_policy",
     "path_forms",
 ]
 
 POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
+_Delivery = Literal["inline", "external-secrets", "vault-secrets-operator", "vault-secret"]
 
 
 class ProjectPolicy(BaseModel):
@@ -109,6 +114,12 @@ class ProjectPolicy(BaseModel):
             "ARGOCD_APP_REVISION=streamed (argocd app manifests/diff --local): fail, or mask "
             "every value; Vault is never read. Default: the top-level streamed."
         ),
+    )
+    delivery: _Delivery | None = Field(
+        default=None,
+        title="Secret delivery",
+        description="Forces how secrets reach the cluster for this project; an application's "
+        "secrets.delivery cannot change it.",
     )
 
 
@@ -307,3 +318,29 @@ def enforce(paths: Collection[str], request: RenderRequest) -> str | None:
             msg = f"Vault path {path} is not allowed for project {project!r} by the policy {file}"
             raise PolicyError(msg)
     return entry.role if entry is not None else None
+
+
+def forced_delivery(request: RenderRequest) -> str | None:
+    """Return the delivery mode the policy forces on the app's project, if any.
+
+    Parameters
+    ----------
+    request
+        The render; ``request.environ`` names the policy file.
+
+    Returns
+    -------
+    str or None
+        ``delivery`` of the project's entry (else of ``"*"``), or ``None`` without
+        a policy file or without such a setting.
+
+    Raises
+    ------
+    InputError
+        The policy file is missing, unreadable or malformed.
+    """
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return None
+    entry = load_policy(Path(name)).for_project(request.app.project)
+    return entry.delivery if entry is not None else None

@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 import hvac.exceptions
 import requests
 
-from lsp_render.core import deadline
+from lsp_render.core import deadline as render_deadline
 from lsp_render.core.errors import BackendUnavailableError
 from lsp_render.secrets.backends.vault_http import (
     DeadlineAdapter,
@@ -116,7 +116,7 @@ class Budget:
         bounds the budget too: Vault gets at most what the engines left.
         """
         left = self.seconds if self._deadline is None else self._deadline - self._clock()
-        overall = deadline.remaining()
+        overall = render_deadline.remaining()
         return left if overall is None else min(left, overall)
 
 

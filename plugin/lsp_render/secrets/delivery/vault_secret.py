@@ -1,0 +1,90 @@
+"""``delivery: vault-secret``: a v1 Secret becomes ricoberger's operator's ``VaultSecret``.
+
+The ``ricoberger.de/v1alpha1`` ``VaultSecret`` (the operator Phalanx runs) copies
+one Vault secret into a Secret of the same name, carrying the resource's own
+labels and annotations. ``spec.path`` is the mount and the path under it (without
+KV v2's ``data/``: the operator finds the KV version), ``type`` the Secret's
+type, ``version`` when one is given. When every key is the Vault key of the same
+name, ``keys`` lists them; otherwise every key is a template (Go templates with
+``{% %}`` delimiters over ``.Secrets``, Sprig functions), since the operator then
+writes only the templated keys. A Secret drawing from several paths fails with
+exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+from lsp_render.core.errors import InputError
+from lsp_render.secrets.delivery.model import SecretSpec, Use, one_source
+from lsp_render.secrets.delivery.templates import key_template, literal_template
+from lsp_render.secrets.modifiers import Modifier
+
+__all__ = ["API_VERSION", "DELIMS", "KIND", "vault_secret"]
+
+API_VERSION = "ricoberger.de/v1alpha1"
+KIND = "VaultSecret"
+DELIMS = ("{%", "%}")
+"""The operator's template delimiters."""
+
+
+def _value(use: Use, *, where: str) -> tuple[str, tuple[Modifier, ...]]:
+    if any(modifier.name == "jsonPath" for modifier in use.modifiers):
+        raise InputError(
+            f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
+            "use inline or external-secrets delivery"
+        )
+    return "index .Secrets " + json.dumps(use.key), use.modifiers
+
+
+def vault_secret(spec: SecretSpec) -> dict[str, Any]:
+    """Build the ``VaultSecret`` that delivers ``spec``.
+
+    Parameters
+    ----------
+    spec
+        The Secret.
+
+    Returns
+    -------
+    dict
+        The object, keys in a fixed order.
+
+    Raises
+    ------
+    InputError
+        The Secret draws from several paths or versions, or a modifier has no
+        template equivalent (exit 2).
+    """
+    source = one_source(spec, "a VaultSecret")
+    copied = all(
+        (whole := key.whole) is not None
+        and not whole.modifiers
+        and not key.decode
+        and whole.key == key.name
+        for key in spec.keys
+    )
+    body: dict[str, Any] = {"path": f"{source.mount}/{source.sub}", "type": spec.type or "Opaque"}
+    if source.version is not None:
+        body["version"] = int(source.version)
+    if copied:
+        body["keys"] = [key.name for key in spec.keys]
+    else:
+        templates = {}
+        for key in spec.keys:
+            if key.literal is not None:
+                templates[key.name] = literal_template(key.literal, DELIMS)
+                continue
+            value = partial(_value, where=f"{spec.label}: {key.field}.{key.name}")
+            templates[key.name] = key_template(key, value, DELIMS)
+        body["templates"] = templates
+    head: dict[str, Any] = {"name": spec.name}
+    if spec.namespace is not None:
+        head["namespace"] = spec.namespace
+    if spec.labels:
+        head["labels"] = dict(spec.labels)
+    if spec.annotations:
+        head["annotations"] = dict(spec.annotations)
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": head, "spec": body}
