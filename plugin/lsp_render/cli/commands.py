@@ -96,6 +96,11 @@ def cli() -> None:
 @click.option("--no-secrets", is_flag=True, help="Leave placeholders as they are.")
 @click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but print masked values.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on stderr (never secret values).")
+@click.option(
+    "--application",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Render the Argo CD Application this manifest describes, as Argo CD would.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -112,8 +117,26 @@ def render(
     no_secrets: bool,
     mask_secrets: bool,
     verbose: bool,
+    application: Path | None,
 ) -> None:
     """Render APP_DIR (default: the current directory) to one YAML stream on stdout."""
+    if application is not None:
+        from lsp_render.cli.application import run_application_render
+        from lsp_render.cli.workflows import secret_options
+
+        if str(app_dir) != "." or release_name or namespace or values or set_values:
+            msg = "--application takes no APP_DIR, --release-name, --namespace, -f or --set"
+            raise click.UsageError(msg)
+        run_application_render(
+            _environ(ctx),
+            _meta(ctx),
+            application=application,
+            env=env,
+            kube_version=kube_version,
+            api_versions=api_versions,
+            secrets=secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets),
+        )
+        return
     run_render(
         _environ(ctx),
         _meta(ctx),

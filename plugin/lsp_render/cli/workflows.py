@@ -15,7 +15,7 @@ import click
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, InputError
 
-__all__ = ["diff", "render_all"]
+__all__ = ["diff", "render_all", "secret_options"]
 
 
 def _environ(ctx: click.Context) -> Mapping[str, str]:
@@ -23,9 +23,10 @@ def _environ(ctx: click.Context) -> Mapping[str, str]:
     return environ if isinstance(environ, Mapping) else os.environ
 
 
-def _secret_options(
+def secret_options(
     secrets_file: Path | None, *, no_secrets: bool, mask_secrets: bool = False
 ) -> SecretOptions:
+    """Build the secret options of a command, refusing contradictory flags."""
     if no_secrets and (secrets_file is not None or mask_secrets):
         msg = "--no-secrets cannot be combined with --secrets-file or --mask-secrets"
         raise InputError(msg)
@@ -69,6 +70,17 @@ _no_secrets_option = click.option(
 @_secrets_file_option
 @_no_secrets_option
 @click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but write masked values.")
+@click.option(
+    "--from-applications",
+    type=click.Path(exists=True, path_type=Path),
+    help="Render the Argo CD Applications of this app-of-apps chart or manifest directory.",
+)
+@click.option(
+    "--repo-url",
+    "repo_urls",
+    multiple=True,
+    help="This repository's URL for --from-applications (default: its git remotes).",
+)
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -80,6 +92,8 @@ def render_all(
     secrets_file: Path | None,
     no_secrets: bool,
     mask_secrets: bool,
+    from_applications: Path | None,
+    repo_urls: tuple[str, ...],
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -90,7 +104,7 @@ def render_all(
     from lsp_render.workflows.progress import format_summary
     from lsp_render.workflows.render_all import render_all as run
 
-    secrets = _secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
+    secrets = secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
     report = run(
         root,
         environ=_environ(ctx),
@@ -99,8 +113,13 @@ def render_all(
         output_dir=output_dir,
         secrets=secrets,
         progress_stream=sys.stderr,
+        from_applications=from_applications,
+        repo_urls=repo_urls,
     )
+    for note in report.notes:
+        sys.stderr.write(f"lsp-render: {note}\n")
     sys.stdout.write(format_summary(report.results, report.wall_seconds, report.jobs))
+    sys.stdout.writelines(f"SKIPPED {item.label}: {item.reason}\n" for item in report.skipped)
     sys.stdout.flush()
     ctx.exit(report.exit_code)
 
@@ -154,7 +173,7 @@ def diff(
     if (against_env is None) == (against_revision is None):
         msg = "give exactly one of --against-env and --against-revision"
         raise click.UsageError(msg)
-    secrets = _secret_options(secrets_file, no_secrets=no_secrets)
+    secrets = secret_options(secrets_file, no_secrets=no_secrets)
     environ = _environ(ctx)
     ctx.meta["lsp_render.app"] = app_dir.as_posix().rstrip("/") or "."
     result = diff_app(

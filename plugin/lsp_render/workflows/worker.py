@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
+from lsp_render.core.manifests import Document
 from lsp_render.workflows.discovery import Pair
 
 __all__ = [
@@ -126,11 +127,14 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
     start = time.perf_counter()
     labels = [pair.rel, pair.app_dir.name]
     try:
-        request = build_request(
-            pair.app_dir, environ=job.environ, env=pair.env, secrets=job.secrets
-        )
-        labels.insert(0, request.label)
-        docs = render(request)
+        if pair.application is not None:
+            docs = _render_application(pair, job)
+        else:
+            request = build_request(
+                pair.app_dir, environ=job.environ, env=pair.env, secrets=job.secrets
+            )
+            labels.insert(0, request.label)
+            docs = render(request)
         data = join_stream(docs).encode("utf-8")
         if job.output_dir is not None:
             _write(pair.output_path(job.output_dir), data)
@@ -145,6 +149,18 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
     if job.output_dir is not None:
         pair.output_path(job.output_dir).unlink(missing_ok=True)  # no stale success
     return PairResult(pair, code, 0, time.perf_counter() - start, message)
+
+
+def _render_application(pair: Pair, job: RenderJob) -> list[Document]:
+    from lsp_render.workflows.appsource import render_application
+
+    assert pair.application is not None  # noqa: S101 - checked by the caller
+    return render_application(
+        pair.application,
+        pair.repo_root or pair.app_dir,
+        environ=job.environ,
+        secrets=job.secrets,
+    )
 
 
 def render_pairs(pairs: Sequence[Pair], job: RenderJob) -> list[PairResult]:
