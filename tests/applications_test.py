@@ -198,7 +198,7 @@ def test_plugin_source_policy_follows_spec_project(repo: Path, tmp_path: Path) -
 def test_plugin_env_cannot_read_the_sidecar_environment(repo: Path, tmp_path: Path) -> None:
     """plugin.env expands Argo CD's build variables only, as Argo CD does, never the sidecar's."""
     template = repo / "environments" / "templates" / "others.yaml"
-    text = template.read_text().replace('value: {{ .Values.name | quote }}', 'value: "$LEAKY"')
+    text = template.read_text().replace("value: {{ .Values.name | quote }}", 'value: "$LEAKY"')
     template.write_text(text)
     out = tmp_path / "out"
     env = base_env()

@@ -21,6 +21,8 @@ def run_application_render(
     kube_version: str | None,
     api_versions: tuple[str, ...],
     secrets: SecretOptions,
+    validate: bool = False,
+    strict: bool = False,
 ) -> None:
     """Render the Application of ``application`` as Argo CD would, to stdout.
 
@@ -39,6 +41,8 @@ def run_application_render(
         ``KUBE_VERSION`` and ``KUBE_API_VERSIONS`` of the target cluster.
     secrets
         Secret backend options (plugin sources).
+    validate, strict
+        ``--validate`` and ``--strict``.
 
     Raises
     ------
@@ -64,4 +68,14 @@ def run_application_render(
     app, repo_root = application_from_file(application, clean)
     meta[APP_META_KEY] = f"Application {app.name}"
     docs = render_application(app, repo_root, environ=clean, secrets=secrets, env=env)
+    if validate:
+        import sys
+
+        from lsp_render.workflows.validation import validate_documents
+
+        label = f"Application {app.name}"
+        report = validate_documents(
+            docs, kube_version=clean.get("KUBE_VERSION"), strict=strict, label=label
+        )
+        sys.stderr.write(f"lsp-render: {label}: {report.summary()}\n")
     write_stdout(join_stream(docs))

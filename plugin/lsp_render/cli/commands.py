@@ -101,6 +101,8 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Render the Argo CD Application this manifest describes, as Argo CD would.",
 )
+@click.option("--validate", is_flag=True, help="Check objects against Kubernetes and CRD schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -118,6 +120,8 @@ def render(
     mask_secrets: bool,
     verbose: bool,
     application: Path | None,
+    validate: bool,
+    strict: bool,
 ) -> None:
     """Render APP_DIR (default: the current directory) to one YAML stream on stdout."""
     if application is not None:
@@ -152,6 +156,8 @@ def render(
         no_secrets=no_secrets,
         mask_secrets=mask_secrets,
         verbose=verbose,
+        validate=validate or strict,
+        strict=strict,
     )
 
 

@@ -81,6 +81,8 @@ _no_secrets_option = click.option(
     multiple=True,
     help="This repository's URL for --from-applications (default: its git remotes).",
 )
+@click.option("--validate", is_flag=True, help="Check objects against Kubernetes and CRD schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -94,6 +96,8 @@ def render_all(
     mask_secrets: bool,
     from_applications: Path | None,
     repo_urls: tuple[str, ...],
+    validate: bool,
+    strict: bool,
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -115,11 +119,17 @@ def render_all(
         progress_stream=sys.stderr,
         from_applications=from_applications,
         repo_urls=repo_urls,
+        validate=validate,
+        strict=strict,
     )
     for note in report.notes:
         sys.stderr.write(f"lsp-render: {note}\n")
     sys.stdout.write(format_summary(report.results, report.wall_seconds, report.jobs))
     sys.stdout.writelines(f"SKIPPED {item.label}: {item.reason}\n" for item in report.skipped)
+    if validate or strict:
+        from lsp_render.workflows.progress import format_validation
+
+        sys.stdout.write(format_validation(report.results))
     sys.stdout.flush()
     ctx.exit(report.exit_code)
 
@@ -149,6 +159,8 @@ def render_all(
     show_default=True,
     help="Colour the diff (auto: when stdout is a terminal and NO_COLOR is unset).",
 )
+@click.option("--validate", is_flag=True, help="Check the new side against its schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
 def diff(
     ctx: click.Context,
@@ -161,6 +173,8 @@ def diff(
     no_secrets: bool,
     context: int,
     color: str,
+    validate: bool,
+    strict: bool,
 ) -> None:
     """Diff the rendered manifests of APP_DIR against another environment or a git revision.
 
@@ -184,6 +198,8 @@ def diff(
         against_env=against_env,
         against_revision=against_revision,
         context=context,
+        validate=validate,
+        strict=strict,
     )
     use_color = color == "always" or (
         color == "auto" and sys.stdout.isatty() and not environ.get("NO_COLOR")

@@ -159,6 +159,8 @@ def render_side(
     secrets: SecretOptions,
     label: str,
     repo_root: Path | None = None,
+    validate: bool = False,
+    strict: bool = False,
 ) -> Side:
     """Render one side and find its secret values.
 
@@ -176,11 +178,14 @@ def render_side(
         How the side is named in headers and messages.
     repo_root
         The repository root (default: found from ``app_dir``).
+    validate, strict
+        Check the rendered objects against their schemas (``--validate``, ``--strict``).
 
     Raises
     ------
     LspRenderError
-        When the render fails (exit 2, or the render's own code when it is 2 or more).
+        When the render fails (exit 2, or the render's own code when it is 2 or more);
+        a side that breaks its schemas counts as failed.
     """
     from lsp_render import pipeline
     from lsp_render import secrets as secret_facade
@@ -207,6 +212,12 @@ def render_side(
             final_docs = raw_docs
         else:
             final_docs = secret_facade.substitute_documents(raw_docs, real_request)
+        if validate or strict:
+            from lsp_render.workflows.validation import validate_documents
+
+            validate_documents(
+                final_docs, kube_version=real_request.kube_version, strict=strict, label=label
+            )
         final = [parse_document(doc) for doc in final_docs]
         if raw_docs is None:
             paths = [frozenset(_all_but_identity(obj) | secret_paths(obj)) for obj in final]
@@ -292,6 +303,8 @@ def diff_app(
     against_env: str | None = None,
     against_revision: str | None = None,
     context: int = 3,
+    validate: bool = False,
+    strict: bool = False,
 ) -> DiffResult:
     """Diff one application against another environment or a git revision.
 
@@ -311,6 +324,8 @@ def diff_app(
         The old side's git revision, rendered with ``env`` from a scratch checkout.
     context
         Lines of context.
+    validate, strict
+        Check the new side against its schemas (``--validate``, ``--strict``).
 
     Returns
     -------
@@ -332,7 +347,15 @@ def diff_app(
         raise InputError(msg)
     app_dir = app_dir.resolve()
     if against_env is not None:
-        new = render_side(app_dir, env=env, environ=environ, secrets=secrets, label=env)
+        new = render_side(
+            app_dir,
+            env=env,
+            environ=environ,
+            secrets=secrets,
+            label=env,
+            validate=validate,
+            strict=strict,
+        )
         old = render_side(
             app_dir, env=against_env, environ=environ, secrets=secrets, label=against_env
         )
@@ -345,6 +368,7 @@ def diff_app(
         secrets=secrets,
         revision=against_revision,
         context=context,
+        checks=(validate, strict),
     )
 
 
@@ -356,6 +380,7 @@ def _diff_revision(
     secrets: SecretOptions,
     revision: str,
     context: int,
+    checks: tuple[bool, bool] = (False, False),
 ) -> DiffResult:
     from lsp_render.core.paths import find_repo_root
     from lsp_render.workflows.revision import checkout_revision, git_toplevel
@@ -369,7 +394,13 @@ def _diff_revision(
         msg = f"{app_dir}: the application is not inside the git work tree {top}"
         raise InputError(msg) from None
     new = render_side(
-        app_dir, env=env, environ=environ, secrets=secrets, label=f"working tree, {env}"
+        app_dir,
+        env=env,
+        environ=environ,
+        secrets=secrets,
+        label=f"working tree, {env}",
+        validate=checks[0],
+        strict=checks[1],
     )
     with checkout_revision(top, revision, environ) as (tree, commit):
         label = (

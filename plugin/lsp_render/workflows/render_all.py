@@ -202,6 +202,8 @@ def render_all(
     progress_stream: TextIO | None = None,
     from_applications: Path | None = None,
     repo_urls: Sequence[str] = (),
+    validate: bool = False,
+    strict: bool = False,
 ) -> RenderAllReport:
     """Find and render every (application, environment) pair under ``root``.
 
@@ -228,6 +230,9 @@ def render_all(
         directories lsp-render finds.
     repo_urls
         This repository's URLs for ``from_applications`` (default: its git remotes).
+    validate, strict
+        Check each render against Kubernetes and CRD schemas (``--validate``), and
+        fail on kinds without a schema (``--strict``).
 
     Returns
     -------
@@ -253,7 +258,13 @@ def render_all(
         pairs, skipped, notes = list(found.pairs), found.skipped, found.notes
     else:
         pairs = discover_pairs(root, env, envs, exclude=out)
-    job = RenderJob(environ=env, secrets=secrets or SecretOptions(), output_dir=out)
+    job = RenderJob(
+        environ=env,
+        secrets=secrets or SecretOptions(),
+        output_dir=out,
+        validate=validate or strict,
+        strict=strict,
+    )
     if progress_stream is None:
         report = run_pairs(pairs, job, jobs=jobs)
     else:
