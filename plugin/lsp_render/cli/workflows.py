@@ -83,6 +83,11 @@ _no_secrets_option = click.option(
 )
 @click.option("--validate", is_flag=True, help="Check objects against Kubernetes and CRD schemas.")
 @click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
+@click.option(
+    "--changed-since",
+    metavar="REV",
+    help="Only the pairs whose inputs changed since this git revision (working tree included).",
+)
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -98,6 +103,7 @@ def render_all(
     repo_urls: tuple[str, ...],
     validate: bool,
     strict: bool,
+    changed_since: str | None,
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -121,6 +127,7 @@ def render_all(
         repo_urls=repo_urls,
         validate=validate,
         strict=strict,
+        changed_since=changed_since,
     )
     for note in report.notes:
         sys.stderr.write(f"lsp-render: {note}\n")

@@ -191,6 +191,23 @@ def _collect(
             on_result(result)
 
 
+def _changed_pairs(
+    pairs: list[Pair],
+    root: Path,
+    environ: Mapping[str, str],
+    revision: str,
+    from_applications: Path | None,
+) -> tuple[list[Pair], tuple[str, ...]]:
+    from lsp_render.core.paths import find_repo_root
+    from lsp_render.workflows.changes import changed_files, select_changed
+
+    repo_root = find_repo_root(root, environ).resolve()
+    changed, _base = changed_files(repo_root, revision, environ)
+    aoa = from_applications.resolve() if from_applications is not None else None
+    chosen = select_changed(pairs, changed, repo_root, environ, revision=revision, app_of_apps=aoa)
+    return list(chosen.pairs), chosen.notes
+
+
 def render_all(
     root: Path,
     *,
@@ -204,6 +221,7 @@ def render_all(
     repo_urls: Sequence[str] = (),
     validate: bool = False,
     strict: bool = False,
+    changed_since: str | None = None,
 ) -> RenderAllReport:
     """Find and render every (application, environment) pair under ``root``.
 
@@ -233,6 +251,9 @@ def render_all(
     validate, strict
         Check each render against Kubernetes and CRD schemas (``--validate``), and
         fail on kinds without a schema (``--strict``).
+    changed_since
+        Render only the pairs whose inputs changed since this git revision
+        (:mod:`~lsp_render.workflows.changes`).
 
     Returns
     -------
@@ -258,6 +279,9 @@ def render_all(
         pairs, skipped, notes = list(found.pairs), found.skipped, found.notes
     else:
         pairs = discover_pairs(root, env, envs, exclude=out)
+    if changed_since is not None:
+        pairs, more = _changed_pairs(pairs, root, env, changed_since, from_applications)
+        notes = (*notes, *more)
     job = RenderJob(
         environ=env,
         secrets=secrets or SecretOptions(),
