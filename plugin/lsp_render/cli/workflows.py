@@ -88,6 +88,19 @@ _no_secrets_option = click.option(
     metavar="REV",
     help="Only the pairs whose inputs changed since this git revision (working tree included).",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JUnit XML report: one test case per pair, failures with their message.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The summary on stdout: a table, or JSON.",
+)
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -104,6 +117,8 @@ def render_all(
     validate: bool,
     strict: bool,
     changed_since: str | None,
+    report: Path | None,
+    output_format: str,
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -115,7 +130,7 @@ def render_all(
     from lsp_render.workflows.render_all import render_all as run
 
     secrets = secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
-    report = run(
+    done = run(
         root,
         environ=_environ(ctx),
         jobs=jobs or default_jobs(),
@@ -129,16 +144,25 @@ def render_all(
         strict=strict,
         changed_since=changed_since,
     )
-    for note in report.notes:
+    for note in done.notes:
         sys.stderr.write(f"lsp-render: {note}\n")
-    sys.stdout.write(format_summary(report.results, report.wall_seconds, report.jobs))
-    sys.stdout.writelines(f"SKIPPED {item.label}: {item.reason}\n" for item in report.skipped)
-    if validate or strict:
-        from lsp_render.workflows.progress import format_validation
+    if report is not None:
+        from lsp_render.workflows.report import junit_xml, write_report
 
-        sys.stdout.write(format_validation(report.results))
+        write_report(report, junit_xml(done))
+    if output_format == "json":
+        from lsp_render.workflows.report import summary_json
+
+        sys.stdout.write(summary_json(done))
+    else:
+        sys.stdout.write(format_summary(done.results, done.wall_seconds, done.jobs))
+        sys.stdout.writelines(f"SKIPPED {item.label}: {item.reason}\n" for item in done.skipped)
+        if validate or strict:
+            from lsp_render.workflows.progress import format_validation
+
+            sys.stdout.write(format_validation(done.results))
     sys.stdout.flush()
-    ctx.exit(report.exit_code)
+    ctx.exit(done.exit_code)
 
 
 @click.command("diff")
