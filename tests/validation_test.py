@@ -166,3 +166,19 @@ def test_diff_validate_checks_the_new_side(tmp_path: Path) -> None:
     args = ["diff", str(app), "--env", "dev", "--against-env", "prod"]
     assert run(args).code == 0  # the same plain manifests on both sides
     assert_failure(run([*args, "--validate"]), 2, "Deployment shop/web", "spec.replicas")
+
+
+def test_render_all_kube_version_selects_the_schemas(tmp_path: Path) -> None:
+    sts = (
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n"
+        "  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n"
+        "    spec: {containers: [{name: c, image: i}]}\n"
+    )
+    app = _app(tmp_path, sts=sts)
+    root = app.parent
+    assert run(["render-all", str(root), "--validate", "-j", "1"]).code == 0
+    old = run(["render-all", str(root), "--validate", "--kube-version", "1.30", "-j", "1"])
+    assert old.code == 1
+    assert "FAILED app: validation failed: StatefulSet db: spec: required field serviceName" in (
+        old.stdout
+    )

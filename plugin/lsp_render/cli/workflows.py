@@ -45,6 +45,27 @@ _secrets_file_option = click.option(
 _no_secrets_option = click.option(
     "--no-secrets", is_flag=True, help="Leave placeholders as they are."
 )
+_kube_version_option = click.option(
+    "--kube-version", help="Target Kubernetes version (default: KUBE_VERSION)."
+)
+_api_versions_option = click.option(
+    "--api-versions", multiple=True, help="API versions for Helm, repeatable or comma-separated."
+)
+
+
+def _cluster(
+    environ: Mapping[str, str], kube_version: str | None, api_versions: tuple[str, ...]
+) -> Mapping[str, str]:
+    """Return ``environ`` with ``--kube-version``/``--api-versions`` as Argo CD's variables."""
+    if not kube_version and not api_versions:
+        return environ
+    out = dict(environ)
+    if kube_version:
+        out["KUBE_VERSION"] = kube_version
+    if api_versions:
+        parts = [p.strip() for item in api_versions for p in item.split(",") if p.strip()]
+        out["KUBE_API_VERSIONS"] = ",".join(parts)
+    return out
 
 
 @click.command("render-all")
@@ -88,6 +109,8 @@ _no_secrets_option = click.option(
     metavar="REV",
     help="Only the pairs whose inputs changed since this git revision (working tree included).",
 )
+@_kube_version_option
+@_api_versions_option
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -119,6 +142,8 @@ def render_all(
     changed_since: str | None,
     report: Path | None,
     output_format: str,
+    kube_version: str | None,
+    api_versions: tuple[str, ...],
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -132,7 +157,7 @@ def render_all(
     secrets = secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
     done = run(
         root,
-        environ=_environ(ctx),
+        environ=_cluster(_environ(ctx), kube_version, api_versions),
         jobs=jobs or default_jobs(),
         envs=envs,
         output_dir=output_dir,
@@ -190,6 +215,8 @@ def render_all(
     show_default=True,
     help="Colour the diff (auto: when stdout is a terminal and NO_COLOR is unset).",
 )
+@_kube_version_option
+@_api_versions_option
 @click.option("--validate", is_flag=True, help="Check the new side against its schemas.")
 @click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
@@ -206,6 +233,8 @@ def diff(
     color: str,
     validate: bool,
     strict: bool,
+    kube_version: str | None,
+    api_versions: tuple[str, ...],
 ) -> None:
     """Diff the rendered manifests of APP_DIR against another environment or a git revision.
 
@@ -219,7 +248,7 @@ def diff(
         msg = "give exactly one of --against-env and --against-revision"
         raise click.UsageError(msg)
     secrets = secret_options(secrets_file, no_secrets=no_secrets)
-    environ = _environ(ctx)
+    environ = _cluster(_environ(ctx), kube_version, api_versions)
     ctx.meta["lsp_render.app"] = app_dir.as_posix().rstrip("/") or "."
     result = diff_app(
         app_dir,

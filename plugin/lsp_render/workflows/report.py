@@ -112,6 +112,9 @@ def summary_json(report: RenderAllReport) -> str:
         }
         if result.message is not None:
             item["message"] = result.message
+        app = result.pair.application
+        if app is not None:  # --from-applications: where its sources are
+            item["sources"] = [s.path for s in app.sources if not s.ref_only and s.path]
         if result.checked or result.unknown:
             item["validated"] = result.checked
             item["withoutSchema"] = dict(result.unknown)
