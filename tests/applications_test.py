@@ -260,3 +260,68 @@ def test_render_application_bad_inputs(repo: Path, tmp_path: Path) -> None:
     outside = repo / "out.yaml"
     outside.write_text(bad.read_text().replace("apps/web", "../../.."))
     assert_failure(run(["render", "--application", str(outside)]), 2, "leaves the repository")
+
+
+def _manifest(repo: Path, name: str, body: str) -> Path:
+    path = repo / "argocd" / f"{name}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+def test_hostile_application_names_and_environments(repo: Path, tmp_path: Path) -> None:
+    """An Application name or an environment names an output path: no '/', no '..'."""
+    evil = _manifest(
+        repo,
+        "evil",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: ../../evil}\n"
+        f"spec:\n  source: {{repoURL: '{URL}', path: apps/web}}\n",
+    )
+    out = tmp_path / "out"
+    args = ["render-all", str(repo), "--from-applications", str(evil), "--output-dir", str(out)]
+    assert_failure(run(args), 2, "'../../evil' is not a Kubernetes object name")
+    assert not out.exists()
+    (repo / "environments" / "values-...yaml").write_text("name: x\n")
+    args = ["render-all", str(repo / "apps"), "--from-applications", str(repo / "environments")]
+    assert_failure(run([*args, "--output-dir", str(out)]), 2, "environment name '..'")
+    assert_failure(run([*args, "--env", "../x"]), 2, "environment name '../x'")
+
+
+def test_hostile_application_paths(repo: Path, tmp_path: Path) -> None:
+    (repo / "apps" / "web" / "linked.yaml").symlink_to("/etc/hostname")
+    head = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec:\n"
+    source = f"  source:\n    repoURL: {URL}\n"
+    cases = {
+        "link": (source + "    path: apps/web\n    helm: {valueFiles: [linked.yaml]}\n", 2),
+        "url": (
+            source + "    path: apps/web\n    helm: {valueFiles: ['https://example.org/v.yaml']}\n",
+            2,
+        ),
+        "ref": (
+            "  sources:\n"
+            f"    - {{repoURL: '{URL}', ref: v}}\n"
+            f"    - {{repoURL: '{URL}', path: apps/web, helm: {{valueFiles: [$v/../../x]}}}}\n",
+            2,
+        ),
+        "component": (source + "    path: apps/kust\n    kustomize: {components: [../../..]}\n", 2),
+        "remote": (
+            source + "    path: apps/kust\n    kustomize: {components: ['https://e.org/c']}\n",
+            2,
+        ),
+    }
+    for name, (spec, code) in cases.items():
+        manifest = _manifest(repo, name, head + spec)
+        result = run(["render", "--application", str(manifest)])
+        assert_failure(result, code, "Application x")
+        assert "localhost" not in result.stdout
+
+
+def test_alias_bomb_in_application_manifests(repo: Path) -> None:
+    """valuesObject would be expanded into Helm's values: refused before parsing."""
+    lines = ["        a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"        a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    head = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec:\n"
+    head += f"  source:\n    repoURL: {URL}\n    path: apps/web\n    helm:\n      valuesObject:\n"
+    bomb = _manifest(repo, "bomb", head + "\n".join(lines) + "\n")
+    result = run(["render", "--application", str(bomb)])
+    assert_failure(result, 2, "bomb.yaml", "aliases expand")

@@ -33,6 +33,9 @@ __all__ = [
 
 API_VERSION = "argoproj.io/v1alpha1"
 _KIND = "Application"
+# metadata.name: a DNS-1123 subdomain (it also names the output file, so no "/" or "..").
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_MAX_NAME = 253
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +340,9 @@ def parse_application(obj: Mapping[str, Any], *, origin: str) -> Application:
     name = meta.get("name") if isinstance(meta, dict) else None
     if not isinstance(name, str) or not name:
         msg = f"{origin}: an Application without metadata.name"
+        raise InputError(msg)
+    if len(name) > _MAX_NAME or not _NAME.match(name):
+        msg = f"{origin}: Application name {name[:80]!r} is not a Kubernetes object name"
         raise InputError(msg)
     r = _Reader(f"{origin}: Application {name}")
     spec = r.mapping(obj.get("spec"), "spec")

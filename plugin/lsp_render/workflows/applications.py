@@ -11,6 +11,7 @@ chart, another config-management plugin).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,9 @@ def git_remote_urls(repo_root: Path, environ: Mapping[str, str]) -> list[str]:
 
 
 def _parse_stream(text: str, origin: str) -> list[Application]:
+    from lsp_render.core.yamlfile import check_alias_expansion
+
+    check_alias_expansion(text, label=origin)
     try:
         objects = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
@@ -241,9 +245,13 @@ def select_application(
 
 
 def _environments(path: Path, envs: Sequence[str]) -> list[str | None]:
+    for env in envs:
+        _check_env(env, "--env")
     if not (path / "Chart.yaml").is_file():
         return list(envs) if envs else [None]
     available = value_environments(path)
+    for env in available:
+        _check_env(env, f"{path}/values-{env}.yaml")
     if not envs:
         return list(available) if available else [None]
     missing = [env for env in envs if env not in available]
@@ -251,6 +259,19 @@ def _environments(path: Path, envs: Sequence[str]) -> list[str | None]:
         msg = f"{path}: no values-{missing[0]}.yaml for environment {missing[0]}"
         raise InputError(msg)
     return list(envs)
+
+
+# An environment names a directory of the output (as argocd/request.py insists).
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def _check_env(env: str, where: str) -> None:
+    if not _ENV_NAME.match(env):
+        msg = (
+            f"{where}: environment name '{env[:80]}' is not allowed: at most 63 letters, "
+            "digits, '.', '_' and '-', starting with a letter or digit"
+        )
+        raise InputError(msg)
 
 
 def plan_applications(

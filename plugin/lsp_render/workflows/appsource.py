@@ -217,6 +217,13 @@ def _render_kustomize(job: _SourceJob) -> list[Document]:
         msg = f"{job.label}: no kustomization file in '{job.source.path}'"
         raise InputError(msg)
     kustomize.check_references(job.app_path, job.repo_root, label=job.label)
+    for component in options.components:  # added to the kustomization: confined like it
+        if "://" in component or component.startswith("git@"):
+            msg = f"{job.label}: kustomize component '{component}' is remote"
+            raise InputError(msg)
+        if not inside(job.repo_root, job.app_path / component):
+            msg = f"{job.label}: kustomize component '{component}' leaves the repository"
+            raise InputError(msg)
     with scratch_dir() as scratch:
         copy = mirror(job.repo_root, job.app_path, scratch)
         apply_edits(copy / kust_file.name, options, job.build, label=job.label)
