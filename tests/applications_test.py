@@ -325,3 +325,41 @@ def test_alias_bomb_in_application_manifests(repo: Path) -> None:
     bomb = _manifest(repo, "bomb", head + "\n".join(lines) + "\n")
     result = run(["render", "--application", str(bomb)])
     assert_failure(result, 2, "bomb.yaml", "aliases expand")
+
+
+def test_argocd_source_override_files(repo: Path, tmp_path: Path) -> None:
+    """.argocd-source.yaml then .argocd-source-<app>.yaml patch the source (JSON merge patch)."""
+    web = repo / "apps" / "web"
+    (web / ".argocd-source.yaml").write_text("helm:\n  releaseName: overridden\n")
+    (web / ".argocd-source-web.yaml").write_text(
+        "path: apps/kust\n"  # ignored, as Argo CD ignores it
+        "helm:\n  valuesObject: {greeting: from-override}\n"
+        "  parameters: [{name: global.host, value: o.example.org}]\n"
+    )
+    out = tmp_path / "out"
+    assert _render_all(repo, out, "--env", "prod").code == 0
+    objs = _objects(out / "prod" / "web.yaml")
+    data = objs[("ConfigMap", "overridden")]["data"]
+    assert (data["greeting"], data["host"], data["tag"]) == (
+        "from-override",
+        "o.example.org",
+        '"latest"',
+    )
+    assert (
+        data["replicas"] == "1"
+    )  # valuesObject kept its other keys; the parameters list was replaced
+    (web / ".argocd-source-web.yaml").write_text("- not a mapping\n")
+    result = _render_all(repo, out, "--env", "prod")
+    assert result.code == 1
+    assert "apps/web/.argocd-source-web.yaml: must be a mapping" in result.stdout
+
+
+def test_directory_source_recurse(repo: Path) -> None:
+    head = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: d}\nspec:\n"
+    spec = f"  source:\n    repoURL: {URL}\n    path: outside\n    directory: {{recurse: true}}\n"
+    manifest = _manifest(repo, "d", head + spec)
+    result = run(["render", "--application", str(manifest)])
+    assert result.code == 0, result.stderr
+    assert [o["metadata"]["name"] for o in result.objects()] == ["outside"]
+    manifest.write_text(head + spec.replace("recurse: true", "recurse: false"))
+    assert run(["render", "--application", str(manifest)]).objects() == []

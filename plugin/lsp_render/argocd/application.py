@@ -26,9 +26,11 @@ __all__ = [
     "Source",
     "envsubst",
     "is_application",
+    "merge_patch",
     "normalize_repo_url",
     "parse_application",
     "plugin_parameters_json",
+    "with_overrides",
 ]
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -103,6 +105,8 @@ class Source:
     kustomize: KustomizeSource | None = None
     plugin: PluginSource | None = None
     directory: bool = False
+    recurse: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ref_only(self) -> bool:
@@ -312,7 +316,53 @@ def _source(r: _Reader, obj: Any, path: str) -> Source:
         if src.get("plugin") is not None
         else None,
         directory=src.get("directory") is not None,
+        recurse=_recurse(r, src.get("directory"), f"{path}.directory"),
+        raw=src,
     )
+
+
+def _recurse(r: _Reader, directory: Any, path: str) -> bool:
+    return r.boolean(r.mapping(directory, path), "recurse", path) if directory else False
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Apply a JSON merge patch (RFC 7386), as Argo CD applies ``.argocd-source.yaml``."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def with_overrides(source: Source, patches: list[tuple[str, Any]], app_name: str) -> Source:
+    """Merge ``.argocd-source.yaml`` and ``.argocd-source-<app>.yaml`` into a source.
+
+    As Argo CD's ``mergeSourceParameters``: each file is a JSON merge patch of the
+    source, and ``repoURL``, ``path``, ``chart`` and ``targetRevision`` are kept.
+
+    Raises
+    ------
+    InputError
+        When a patch is not a mapping or the merged source is malformed.
+    """
+    merged: Any = dict(source.raw)
+    for origin, patch in patches:
+        if patch is None:
+            continue
+        if not isinstance(patch, dict):
+            msg = f"{origin}: must be a mapping (a patch of the Application's source)"
+            raise InputError(msg)
+        merged = merge_patch(merged, patch)
+    for key in ("repoURL", "path", "chart", "targetRevision"):
+        merged.pop(key, None)
+        if key in source.raw:
+            merged[key] = source.raw[key]
+    where = patches[-1][0] if patches else "source"
+    return _source(_Reader(f"{where}: Application {app_name}"), merged, "source")
 
 
 def parse_application(obj: Mapping[str, Any], *, origin: str) -> Application:

@@ -254,6 +254,38 @@ def _render_plugin(job: _SourceJob, secrets: SecretOptions, env_flag: str | None
     return render(request)
 
 
+_MAX_OVERRIDE_BYTES = 1 << 20
+
+
+def _overridden(source: Source, app_path: Path, repo_root: Path, app_name: str) -> Source:
+    """Apply ``.argocd-source.yaml`` and ``.argocd-source-<app>.yaml`` of the source path."""
+    import yaml
+
+    from lsp_render.core.yamlfile import check_alias_expansion
+
+    patches: list[tuple[str, object]] = []
+    for name in (".argocd-source.yaml", f".argocd-source-{app_name}.yaml"):
+        path = app_path / name
+        if not path.is_file():
+            continue
+        shown = f"{source.path}/{name}"
+        if not inside(repo_root, path) or path.stat().st_size > _MAX_OVERRIDE_BYTES:
+            msg = f"{shown}: leaves the repository or is larger than 1 MiB"
+            raise InputError(msg)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        check_alias_expansion(text, label=shown)
+        try:
+            patches.append((shown, yaml.safe_load(text)))
+        except yaml.YAMLError:
+            msg = f"{shown}: not valid YAML"
+            raise InputError(msg) from None
+    if not patches:
+        return source
+    from lsp_render.argocd.application import with_overrides
+
+    return with_overrides(source, patches, app_name)
+
+
 def render_application(
     app: Application,
     repo_root: Path,
@@ -289,13 +321,14 @@ def render_application(
     """
     docs: list[Document] = []
     label = f"Application {app.name}"
-    for source in app.sources:
-        if source.ref_only:
+    for declared in app.sources:
+        if declared.ref_only:
             continue
-        if source.path is None:
+        if declared.path is None:
             msg = f"{label}: a source without path (a Helm repository chart) cannot render here"
             raise InputError(msg)
-        app_path = _source_dir(repo_root, source.path, label)
+        app_path = _source_dir(repo_root, declared.path, label)
+        source = _overridden(declared, app_path, repo_root, app.name)
         job = _SourceJob(
             app, source, app_path, repo_root, build_env(app, source, revision), environ
         )
@@ -307,9 +340,11 @@ def render_application(
         elif kind == "kustomize":
             found = _render_kustomize(job)
         else:
+            from lsp_render.config.app import PlainConfig
             from lsp_render.sources.plain import load_plain
 
-            found = load_plain(app_path, repo_root, None, label=source.path.strip("/"))
+            plain = PlainConfig(recursive=True) if source.recurse else None
+            found = load_plain(app_path, repo_root, plain, label=declared.path.strip("/"))
         docs.extend(doc for doc in found if not is_blank(doc.text))
     return docs
 
