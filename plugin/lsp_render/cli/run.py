@@ -90,7 +90,7 @@ def run_render(
     )
     meta[APP_META_KEY] = request.label
     docs = run_pipeline(request)
-    if validate:
+    if validate or strict:
         from lsp_render.workflows.validation import validate_documents
 
         report = validate_documents(
