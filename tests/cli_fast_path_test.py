@@ -49,6 +49,8 @@ def test_the_fast_path_knows_every_render_option_and_only_those() -> None:
         ["--api-versions", "a/v1", "--api-versions=b/v1,c/v1", "--kube-version", "1.29"],
         ["--release-name", "r", "--namespace", "ns", "--no-secrets", "--mask-secrets"],
         ["--verbose", "--secrets-file", "missing.yaml", "--env", ""],
+        ["--validate", "app", "--strict"],
+        ["--application", "a.yaml", "--env", "dev"],
     ],
 )
 def test_plain_render_arguments_parse_as_click_parses_them(

@@ -98,6 +98,13 @@ def cli() -> None:
 @click.option("--no-secrets", is_flag=True, help="Leave placeholders as they are.")
 @click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but print masked values.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on stderr (never secret values).")
+@click.option(
+    "--application",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Render the Argo CD Application this manifest describes, as Argo CD would.",
+)
+@click.option("--validate", is_flag=True, help="Check objects against Kubernetes and CRD schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -114,8 +121,28 @@ def render(
     no_secrets: bool,
     mask_secrets: bool,
     verbose: bool,
+    application: Path | None,
+    validate: bool,
+    strict: bool,
 ) -> None:
     """Render APP_DIR (default: the current directory) to one YAML stream on stdout."""
+    if application is not None:
+        from lsp_render.cli.application import run_application_render
+        from lsp_render.cli.workflows import secret_options
+
+        if str(app_dir) != "." or release_name or namespace or values or set_values:
+            msg = "--application takes no APP_DIR, --release-name, --namespace, -f or --set"
+            raise click.UsageError(msg)
+        run_application_render(
+            _environ(ctx),
+            _meta(ctx),
+            application=application,
+            env=env,
+            kube_version=kube_version,
+            api_versions=api_versions,
+            secrets=secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets),
+        )
+        return
     run_render(
         _environ(ctx),
         _meta(ctx),
@@ -131,6 +158,8 @@ def render(
         no_secrets=no_secrets,
         mask_secrets=mask_secrets,
         verbose=verbose,
+        validate=validate or strict,
+        strict=strict,
     )
 
 

@@ -35,6 +35,7 @@ _RENDER_VALUES = {
     "--namespace": "namespace",
     "--kube-version": "kube_version",
     "--secrets-file": "secrets_file",
+    "--application": "application",
 }
 _RENDER_MULTIPLE = {
     "--api-versions": "api_versions",
@@ -47,6 +48,8 @@ _RENDER_FLAGS = {
     "--mask-secrets": "mask_secrets",
     "-v": "verbose",
     "--verbose": "verbose",
+    "--validate": "validate",
+    "--strict": "strict",
 }
 
 
@@ -120,7 +123,9 @@ def _scan(tokens: Sequence[str]) -> dict[str, Any]:
             else:
                 multiple[_RENDER_MULTIPLE[option]].append(value)
     secrets_file = single.pop("secrets_file", None)
+    application = single.pop("application", None)
     return {
+        "application": Path(application) if application is not None else None,
         "app_dir": Path(_check_path("." if app_dir is None else app_dir, want_dir=True)),
         "secrets_file": (
             Path(_check_path(secrets_file, want_dir=False)) if secrets_file is not None else None
@@ -182,7 +187,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     meta: dict[str, Any] = {}
     try:
         plain = parse_plain_render(argv)
-        if plain is not None:
+        if plain is not None and plain.pop("application") is None:
             run_render(env, meta, **plain)
         else:
             from lsp_render.cli.commands import invoke

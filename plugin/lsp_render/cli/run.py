@@ -35,6 +35,8 @@ def run_render(
     no_secrets: bool,
     mask_secrets: bool,
     verbose: bool,
+    validate: bool = False,
+    strict: bool = False,
 ) -> None:
     """Render APP_DIR to one YAML stream on stdout (the ``render`` command).
 
@@ -48,6 +50,8 @@ def run_render(
         The command's options (see ``lsp-render render --help``).
     secrets_file, no_secrets, mask_secrets, verbose
         The command's secret and verbosity options.
+    validate, strict
+        ``--validate`` and ``--strict`` (:mod:`lsp_render.workflows.validation`).
 
     Raises
     ------
@@ -87,7 +91,15 @@ def run_render(
     )
     meta[APP_META_KEY] = request.label
     deadline.begin(environ, request.app_dir, request.repo_root)
-    write_stdout(join_stream(run_pipeline(request)))
+    docs = run_pipeline(request)
+    if validate or strict:
+        from lsp_render.workflows.validation import validate_documents
+
+        report = validate_documents(
+            docs, kube_version=request.kube_version, strict=strict, label=request.label
+        )
+        sys.stderr.write(f"lsp-render: {request.label}: {report.summary()}\n")
+    write_stdout(join_stream(docs))
 
 
 def write_stdout(text: str) -> None:

@@ -15,7 +15,7 @@ import click
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, InputError
 
-__all__ = ["diff", "render_all"]
+__all__ = ["diff", "render_all", "secret_options"]
 
 
 def _environ(ctx: click.Context) -> Mapping[str, str]:
@@ -23,9 +23,10 @@ def _environ(ctx: click.Context) -> Mapping[str, str]:
     return environ if isinstance(environ, Mapping) else os.environ
 
 
-def _secret_options(
+def secret_options(
     secrets_file: Path | None, *, no_secrets: bool, mask_secrets: bool = False
 ) -> SecretOptions:
+    """Build the secret options of a command, refusing contradictory flags."""
     if no_secrets and (secrets_file is not None or mask_secrets):
         msg = "--no-secrets cannot be combined with --secrets-file or --mask-secrets"
         raise InputError(msg)
@@ -44,6 +45,27 @@ _secrets_file_option = click.option(
 _no_secrets_option = click.option(
     "--no-secrets", is_flag=True, help="Leave placeholders as they are."
 )
+_kube_version_option = click.option(
+    "--kube-version", help="Target Kubernetes version (default: KUBE_VERSION)."
+)
+_api_versions_option = click.option(
+    "--api-versions", multiple=True, help="API versions for Helm, repeatable or comma-separated."
+)
+
+
+def _cluster(
+    environ: Mapping[str, str], kube_version: str | None, api_versions: tuple[str, ...]
+) -> Mapping[str, str]:
+    """Return ``environ`` with ``--kube-version``/``--api-versions`` as Argo CD's variables."""
+    if not kube_version and not api_versions:
+        return environ
+    out = dict(environ)
+    if kube_version:
+        out["KUBE_VERSION"] = kube_version
+    if api_versions:
+        parts = [p.strip() for item in api_versions for p in item.split(",") if p.strip()]
+        out["KUBE_API_VERSIONS"] = ",".join(parts)
+    return out
 
 
 @click.command("render-all")
@@ -69,6 +91,39 @@ _no_secrets_option = click.option(
 @_secrets_file_option
 @_no_secrets_option
 @click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but write masked values.")
+@click.option(
+    "--from-applications",
+    type=click.Path(exists=True, path_type=Path),
+    help="Render the Argo CD Applications of this app-of-apps chart or manifest directory.",
+)
+@click.option(
+    "--repo-url",
+    "repo_urls",
+    multiple=True,
+    help="This repository's URL for --from-applications (default: its git remotes).",
+)
+@click.option("--validate", is_flag=True, help="Check objects against Kubernetes and CRD schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
+@click.option(
+    "--changed-since",
+    metavar="REV",
+    help="Only the pairs whose inputs changed since this git revision (working tree included).",
+)
+@_kube_version_option
+@_api_versions_option
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JUnit XML report: one test case per pair, failures with their message.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The summary on stdout: a table, or JSON.",
+)
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -80,6 +135,15 @@ def render_all(
     secrets_file: Path | None,
     no_secrets: bool,
     mask_secrets: bool,
+    from_applications: Path | None,
+    repo_urls: tuple[str, ...],
+    validate: bool,
+    strict: bool,
+    changed_since: str | None,
+    report: Path | None,
+    output_format: str,
+    kube_version: str | None,
+    api_versions: tuple[str, ...],
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -90,19 +154,40 @@ def render_all(
     from lsp_render.workflows.progress import format_summary
     from lsp_render.workflows.render_all import render_all as run
 
-    secrets = _secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
-    report = run(
+    secrets = secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
+    done = run(
         root,
-        environ=_environ(ctx),
+        environ=_cluster(_environ(ctx), kube_version, api_versions),
         jobs=jobs or default_jobs(),
         envs=envs,
         output_dir=output_dir,
         secrets=secrets,
         progress_stream=sys.stderr,
+        from_applications=from_applications,
+        repo_urls=repo_urls,
+        validate=validate,
+        strict=strict,
+        changed_since=changed_since,
     )
-    sys.stdout.write(format_summary(report.results, report.wall_seconds, report.jobs))
+    for note in done.notes:
+        sys.stderr.write(f"lsp-render: {note}\n")
+    if report is not None:
+        from lsp_render.workflows.report import junit_xml, write_report
+
+        write_report(report, junit_xml(done))
+    if output_format == "json":
+        from lsp_render.workflows.report import summary_json
+
+        sys.stdout.write(summary_json(done))
+    else:
+        sys.stdout.write(format_summary(done.results, done.wall_seconds, done.jobs))
+        sys.stdout.writelines(f"SKIPPED {item.label}: {item.reason}\n" for item in done.skipped)
+        if validate or strict:
+            from lsp_render.workflows.progress import format_validation
+
+            sys.stdout.write(format_validation(done.results))
     sys.stdout.flush()
-    ctx.exit(report.exit_code)
+    ctx.exit(done.exit_code)
 
 
 @click.command("diff")
@@ -130,6 +215,10 @@ def render_all(
     show_default=True,
     help="Colour the diff (auto: when stdout is a terminal and NO_COLOR is unset).",
 )
+@_kube_version_option
+@_api_versions_option
+@click.option("--validate", is_flag=True, help="Check the new side against its schemas.")
+@click.option("--strict", is_flag=True, help="With --validate: fail on kinds without a schema.")
 @click.pass_context
 def diff(
     ctx: click.Context,
@@ -142,6 +231,10 @@ def diff(
     no_secrets: bool,
     context: int,
     color: str,
+    validate: bool,
+    strict: bool,
+    kube_version: str | None,
+    api_versions: tuple[str, ...],
 ) -> None:
     """Diff the rendered manifests of APP_DIR against another environment or a git revision.
 
@@ -154,8 +247,8 @@ def diff(
     if (against_env is None) == (against_revision is None):
         msg = "give exactly one of --against-env and --against-revision"
         raise click.UsageError(msg)
-    secrets = _secret_options(secrets_file, no_secrets=no_secrets)
-    environ = _environ(ctx)
+    secrets = secret_options(secrets_file, no_secrets=no_secrets)
+    environ = _cluster(_environ(ctx), kube_version, api_versions)
     ctx.meta["lsp_render.app"] = app_dir.as_posix().rstrip("/") or "."
     result = diff_app(
         app_dir,
@@ -165,6 +258,8 @@ def diff(
         against_env=against_env,
         against_revision=against_revision,
         context=context,
+        validate=validate,
+        strict=strict,
     )
     use_color = color == "always" or (
         color == "auto" and sys.stdout.isatty() and not environ.get("NO_COLOR")

@@ -170,6 +170,8 @@ def render_side(
     secrets: SecretOptions,
     label: str,
     repo_root: Path | None = None,
+    validate: bool = False,
+    strict: bool = False,
 ) -> Side:
     """Render one side and find its secret values.
 
@@ -187,11 +189,14 @@ def render_side(
         How the side is named in headers and messages.
     repo_root
         The repository root (default: found from ``app_dir``).
+    validate, strict
+        Check the rendered objects against their schemas (``--validate``, ``--strict``).
 
     Raises
     ------
     LspRenderError
-        When the render fails (exit 2, or the render's own code when it is 2 or more).
+        When the render fails (exit 2, or the render's own code when it is 2 or more);
+        a side that breaks its schemas counts as failed.
     """
     from lsp_render import pipeline
     from lsp_render.argocd.request import build_request
@@ -218,6 +223,12 @@ def render_side(
         else:
             with recording() as seen:
                 final_docs = pipeline.render(real_request)  # exactly what `render` prints
+        if validate or strict:
+            from lsp_render.workflows.validation import validate_documents
+
+            validate_documents(
+                final_docs, kube_version=real_request.kube_version, strict=strict, label=label
+            )
         final = [parse_document(doc) for doc in final_docs]
         pattern = secret_pattern(seen)
         if raw_docs is None:
@@ -326,6 +337,8 @@ def diff_app(
     against_env: str | None = None,
     against_revision: str | None = None,
     context: int = 3,
+    validate: bool = False,
+    strict: bool = False,
 ) -> DiffResult:
     """Diff one application against another environment or a git revision.
 
@@ -345,6 +358,8 @@ def diff_app(
         The old side's git revision, rendered with ``env`` from a scratch checkout.
     context
         Lines of context.
+    validate, strict
+        Check the new side against its schemas (``--validate``, ``--strict``).
 
     Returns
     -------
@@ -366,7 +381,15 @@ def diff_app(
         raise InputError(msg)
     app_dir = app_dir.resolve()
     if against_env is not None:
-        new = render_side(app_dir, env=env, environ=environ, secrets=secrets, label=env)
+        new = render_side(
+            app_dir,
+            env=env,
+            environ=environ,
+            secrets=secrets,
+            label=env,
+            validate=validate,
+            strict=strict,
+        )
         old = render_side(
             app_dir, env=against_env, environ=environ, secrets=secrets, label=against_env
         )
@@ -379,6 +402,7 @@ def diff_app(
         secrets=secrets,
         revision=against_revision,
         context=context,
+        checks=(validate, strict),
     )
 
 
@@ -390,6 +414,7 @@ def _diff_revision(
     secrets: SecretOptions,
     revision: str,
     context: int,
+    checks: tuple[bool, bool] = (False, False),
 ) -> DiffResult:
     from lsp_render.core.paths import find_repo_root
     from lsp_render.workflows.revision import checkout_revision, git_toplevel
@@ -403,7 +428,13 @@ def _diff_revision(
         msg = f"{app_dir}: the application is not inside the git work tree {top}"
         raise InputError(msg) from None
     new = render_side(
-        app_dir, env=env, environ=environ, secrets=secrets, label=f"working tree, {env}"
+        app_dir,
+        env=env,
+        environ=environ,
+        secrets=secrets,
+        label=f"working tree, {env}",
+        validate=checks[0],
+        strict=checks[1],
     )
     with checkout_revision(top, revision, environ) as (tree, commit):
         label = (

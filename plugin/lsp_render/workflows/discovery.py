@@ -15,13 +15,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsp_render.config.app import CONFIG_FILE
 from lsp_render.config.repo import RepoConfig, find_repo_config
 from lsp_render.core.errors import InputError
 from lsp_render.core.paths import find_repo_root
+
+if TYPE_CHECKING:
+    from lsp_render.argocd.application import Application
 
 __all__ = ["Pair", "default_jobs", "discover_pairs", "find_applications", "value_environments"]
 
@@ -44,11 +48,18 @@ class Pair:
         The environment, or None for an application without environments.
     app_dir
         The application directory (absolute, resolved).
+    application
+        With ``--from-applications``: the Argo CD Application to render (``rel``
+        is then its name), else None.
+    repo_root
+        The repository root the Application's source paths are relative to.
     """
 
     rel: str
     env: str | None
     app_dir: Path
+    application: Application | None = field(default=None, compare=False)
+    repo_root: Path | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:

@@ -18,7 +18,14 @@ from lsp_render.workflows.worker import PairResult
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["BarProgress", "LineProgress", "Progress", "format_summary", "make_progress"]
+__all__ = [
+    "BarProgress",
+    "LineProgress",
+    "Progress",
+    "format_summary",
+    "format_validation",
+    "make_progress",
+]
 
 
 class Progress:
@@ -174,3 +181,19 @@ def format_summary(results: Sequence[PairResult], wall_seconds: float, jobs: int
     failed = sorted((r for r in results if not r.ok), key=lambda r: r.pair.sort_key)
     lines.extend(f"FAILED {r.pair.label}: {r.message}" for r in failed)
     return "\n".join(lines) + "\n"
+
+
+def format_validation(results: Sequence[PairResult]) -> str:
+    """Summarise ``--validate`` over the rendered pairs: objects checked, kinds without schema."""
+    from collections import Counter
+
+    checked = sum(result.checked for result in results)
+    unknown: Counter[str] = Counter()
+    for result in results:
+        for name, count in result.unknown:
+            unknown[name] += count
+    line = f"validation: {checked} objects checked"
+    if unknown:
+        kinds = ", ".join(f"{name} ({n})" for name, n in sorted(unknown.items()))
+        line += f", {sum(unknown.values())} without schema: {kinds}"
+    return line + "\n"

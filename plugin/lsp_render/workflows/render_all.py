@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 from typing import TextIO
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode
+from lsp_render.workflows.applications import Skipped, plan_applications
 from lsp_render.workflows.discovery import Pair, discover_pairs
 from lsp_render.workflows.progress import make_progress
 from lsp_render.workflows.worker import (
@@ -54,11 +55,17 @@ class RenderAllReport:
         Wall-clock time of the renders.
     jobs
         Worker processes used (1: in-process).
+    skipped
+        ``--from-applications``: the Applications not rendered, and why.
+    notes
+        Lines the user should read (e.g. how the repository's URL was decided).
     """
 
     results: tuple[PairResult, ...]
     wall_seconds: float
     jobs: int
+    skipped: tuple[Skipped, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[PairResult, ...]:
@@ -184,6 +191,23 @@ def _collect(
             on_result(result)
 
 
+def _changed_pairs(
+    pairs: list[Pair],
+    root: Path,
+    environ: Mapping[str, str],
+    revision: str,
+    from_applications: Path | None,
+) -> tuple[list[Pair], tuple[str, ...]]:
+    from lsp_render.core.paths import find_repo_root
+    from lsp_render.workflows.changes import changed_files, select_changed
+
+    repo_root = find_repo_root(root, environ).resolve()
+    changed, _base = changed_files(repo_root, revision, environ)
+    aoa = from_applications.resolve() if from_applications is not None else None
+    chosen = select_changed(pairs, changed, repo_root, environ, revision=revision, app_of_apps=aoa)
+    return list(chosen.pairs), chosen.notes
+
+
 def render_all(
     root: Path,
     *,
@@ -193,6 +217,11 @@ def render_all(
     output_dir: Path | None = None,
     secrets: SecretOptions | None = None,
     progress_stream: TextIO | None = None,
+    from_applications: Path | None = None,
+    repo_urls: Sequence[str] = (),
+    validate: bool = False,
+    strict: bool = False,
+    changed_since: str | None = None,
 ) -> RenderAllReport:
     """Find and render every (application, environment) pair under ``root``.
 
@@ -213,6 +242,18 @@ def render_all(
         Secret backend options.
     progress_stream
         Where progress goes (a bar on a terminal, else lines); None: silent.
+    from_applications
+        Render the Argo CD Applications of this app-of-apps chart or manifest
+        directory (:mod:`~lsp_render.workflows.applications`) instead of the
+        directories lsp-render finds.
+    repo_urls
+        This repository's URLs for ``from_applications`` (default: its git remotes).
+    validate, strict
+        Check each render against Kubernetes and CRD schemas (``--validate``), and
+        fail on kinds without a schema (``--strict``).
+    changed_since
+        Render only the pairs whose inputs changed since this git revision
+        (:mod:`~lsp_render.workflows.changes`).
 
     Returns
     -------
@@ -231,9 +272,26 @@ def render_all(
     }
     root = root.resolve()
     out = output_dir.resolve() if output_dir is not None else None
-    pairs = discover_pairs(root, env, envs, exclude=out)
-    job = RenderJob(environ=env, secrets=secrets or SecretOptions(), output_dir=out)
+    skipped: tuple[Skipped, ...] = ()
+    notes: tuple[str, ...] = ()
+    if from_applications is not None:
+        found = plan_applications(root, from_applications, env, envs, repo_urls=repo_urls)
+        pairs, skipped, notes = list(found.pairs), found.skipped, found.notes
+    else:
+        pairs = discover_pairs(root, env, envs, exclude=out)
+    if changed_since is not None:
+        pairs, more = _changed_pairs(pairs, root, env, changed_since, from_applications)
+        notes = (*notes, *more)
+    job = RenderJob(
+        environ=env,
+        secrets=secrets or SecretOptions(),
+        output_dir=out,
+        validate=validate or strict,
+        strict=strict,
+    )
     if progress_stream is None:
-        return run_pairs(pairs, job, jobs=jobs)
-    with make_progress(progress_stream, len(pairs)) as progress:
-        return run_pairs(pairs, job, jobs=jobs, on_result=progress.advance)
+        report = run_pairs(pairs, job, jobs=jobs)
+    else:
+        with make_progress(progress_stream, len(pairs)) as progress:
+            report = run_pairs(pairs, job, jobs=jobs, on_result=progress.advance)
+    return replace(report, skipped=skipped, notes=notes)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
+from lsp_render.core.manifests import Document
 from lsp_render.workflows.discovery import Pair
 
 __all__ = [
@@ -49,11 +50,15 @@ class RenderJob:
         Secret backend options.
     output_dir
         ``--output-dir`` (absolute), or None.
+    validate, strict
+        ``--validate`` and ``--strict``: check each render against its schemas.
     """
 
     environ: Mapping[str, str]
     secrets: SecretOptions
     output_dir: Path | None = None
+    validate: bool = False
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,10 @@ class PairResult:
         Time spent on this pair.
     message
         One line on failure (never a secret value), else None.
+    checked
+        With ``--validate``: objects checked against a schema.
+    unknown
+        With ``--validate``: objects without schema, as ``(apiVersion kind, count)``.
     """
 
     pair: Pair
@@ -79,6 +88,8 @@ class PairResult:
     objects: int
     seconds: float
     message: str | None = None
+    checked: int = 0
+    unknown: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -126,11 +137,15 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
     start = time.perf_counter()
     labels = [pair.rel, pair.app_dir.name]
     try:
-        request = build_request(
-            pair.app_dir, environ=job.environ, env=pair.env, secrets=job.secrets
-        )
-        labels.insert(0, request.label)
-        docs = render(request)
+        if pair.application is not None:
+            docs = _render_application(pair, job)
+        else:
+            request = build_request(
+                pair.app_dir, environ=job.environ, env=pair.env, secrets=job.secrets
+            )
+            labels.insert(0, request.label)
+            docs = render(request)
+        checked, unknown = _validate(docs, job, labels[0]) if job.validate else (0, ())
         data = join_stream(docs).encode("utf-8")
         if job.output_dir is not None:
             _write(pair.output_path(job.output_dir), data)
@@ -141,10 +156,34 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         where = innermost_frame(exc)
         message = f"internal error ({type(exc).__name__} at {where}); please report it"
     else:
-        return PairResult(pair, 0, len(docs), time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return PairResult(pair, 0, len(docs), seconds, checked=checked, unknown=unknown)
     if job.output_dir is not None:
         pair.output_path(job.output_dir).unlink(missing_ok=True)  # no stale success
     return PairResult(pair, code, 0, time.perf_counter() - start, message)
+
+
+def _validate(
+    docs: Sequence[Document], job: RenderJob, label: str
+) -> tuple[int, tuple[tuple[str, int], ...]]:
+    from lsp_render.workflows.validation import validate_documents
+
+    report = validate_documents(
+        docs, kube_version=job.environ.get("KUBE_VERSION"), strict=job.strict, label=label
+    )
+    return report.checked, tuple(sorted(report.unknown.items()))
+
+
+def _render_application(pair: Pair, job: RenderJob) -> list[Document]:
+    from lsp_render.workflows.appsource import render_application
+
+    assert pair.application is not None  # noqa: S101 - checked by the caller
+    return render_application(
+        pair.application,
+        pair.repo_root or pair.app_dir,
+        environ=job.environ,
+        secrets=job.secrets,
+    )
 
 
 def render_pairs(pairs: Sequence[Pair], job: RenderJob) -> list[PairResult]:

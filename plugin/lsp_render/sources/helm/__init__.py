@@ -50,6 +50,8 @@ class HelmInputs:
         Inline values, applied after the files.
     set_values
         ``--set`` arguments (``"a.b=1,c=x"``), in order, parsed by Helm.
+    set_string_values
+        ``--set-string`` arguments, applied after ``set_values`` as Helm does.
     include_crds
         Print the charts' ``crds/`` first.
     skip_tests
@@ -67,6 +69,7 @@ class HelmInputs:
     value_files: tuple[Path, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
     set_values: tuple[str, ...] = ()
+    set_string_values: tuple[str, ...] = ()
     include_crds: bool = True
     skip_tests: bool = False
     kube_version: str | None = None

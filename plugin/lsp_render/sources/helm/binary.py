@@ -101,6 +101,8 @@ def template_argv(helm: Path, inputs: HelmInputs, chart_path: Path) -> list[str]
         argv += ["-f", "-"]
     for expression in inputs.set_values:
         argv += ["--set", expression]
+    for expression in inputs.set_string_values:
+        argv += ["--set-string", expression]
     return argv
 
 

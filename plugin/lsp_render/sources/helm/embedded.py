@@ -251,7 +251,8 @@ def compose_values(inputs: HelmInputs, chart: str) -> dict[str, Any]:
         values = merge_values(values, load_values_file(path, label=_label(path, inputs.repo_root)))
     if inputs.values:
         values = merge_values(values, plain_values(inputs.values))
-    return apply_set_values(values, inputs.set_values, chart=chart)
+    values = apply_set_values(values, inputs.set_values, chart=chart)
+    return apply_set_values(values, inputs.set_string_values, chart=chart, as_string=True)
 
 
 def render_stream(inputs: HelmInputs) -> str:

@@ -126,9 +126,14 @@ def _set_index(items: list[Any], index: int, value: Any) -> list[Any]:
 class _Parser:
     """The parser; ``True`` from a method means Go's ``io.EOF`` came back from it."""
 
-    def __init__(self, text: str, data: dict[str, Any]) -> None:
+    def __init__(self, text: str, data: dict[str, Any], *, as_string: bool = False) -> None:
         self.scanner = _Scanner(text)
         self.data = data
+        self.as_string = as_string
+
+    def typed(self, text: str) -> Any:
+        """Type a value like ``--set``, or keep it a string like ``--set-string``."""
+        return text if self.as_string else _typed(text)
 
     def parse(self) -> None:
         while not self.key(self.data, 0):
@@ -162,7 +167,7 @@ class _Parser:
         try:
             values = self.value_list()
         except _NotListError:
-            _set(data, name, _typed(self.value()))
+            _set(data, name, self.typed(self.value()))
             return False
         if values is None:
             _set(data, name, "")
@@ -211,7 +216,7 @@ class _Parser:
             try:
                 values = self.value_list()
             except _NotListError:
-                return _set_index(items, index, _typed(self.value())), False
+                return _set_index(items, index, self.typed(self.value())), False
             return _set_index(items, index, "" if values is None else values), False
         if last == "[":
             return self._list_in_list(items, index, level)
@@ -257,7 +262,7 @@ class _Parser:
             text, last = self.scanner.until(",}")
             if last is None:
                 raise SetValueError("list must terminate with '}'")
-            values.append(_typed(text))
+            values.append(self.typed(text))
             if last == "}":
                 following = self.scanner.read()
                 if following is not None and following != ",":
@@ -265,7 +270,9 @@ class _Parser:
                 return values
 
 
-def parse_into(expression: str, values: dict[str, Any]) -> dict[str, Any]:
+def parse_into(
+    expression: str, values: dict[str, Any], *, as_string: bool = False
+) -> dict[str, Any]:
     """Apply one ``--set`` expression to a copy of ``values``, as Helm's ``ParseInto``.
 
     Parameters
@@ -274,6 +281,8 @@ def parse_into(expression: str, values: dict[str, Any]) -> dict[str, Any]:
         ``a.b=1,c={x,y},list[0].name=z`` and the rest of Helm's syntax.
     values
         The values so far (not modified).
+    as_string
+        Keep every value a string, as ``--set-string`` (``ParseIntoString``) does.
 
     Returns
     -------
@@ -287,5 +296,5 @@ def parse_into(expression: str, values: dict[str, Any]) -> dict[str, Any]:
         crosses a value of another type.
     """
     data = copy.deepcopy(values)
-    _Parser(expression, data).parse()
+    _Parser(expression, data, as_string=as_string).parse()
     return data

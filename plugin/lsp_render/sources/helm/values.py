@@ -142,7 +142,7 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
 
 
 def apply_set_values(
-    base: dict[str, Any], set_values: tuple[str, ...], *, chart: str
+    base: dict[str, Any], set_values: tuple[str, ...], *, chart: str, as_string: bool = False
 ) -> dict[str, Any]:
     """Apply ``--set`` arguments in order, as Helm's CLI does (``strvals.ParseInto``).
 
@@ -158,6 +158,8 @@ def apply_set_values(
         The ``--set`` arguments, e.g. ``"a.b=1,c=x"``.
     chart
         The chart's name, for error messages.
+    as_string
+        Apply them as ``--set-string`` arguments (every value stays a string).
 
     Returns
     -------
@@ -172,10 +174,11 @@ def apply_set_values(
     out = base
     for expression in set_values:
         try:
-            out = parse_into(expression, out)
+            out = parse_into(expression, out, as_string=as_string)
         except SetValueError as exc:
+            flag = "--set-string" if as_string else "--set"
             raise InputError(
-                f"chart {chart}: failed parsing --set {_quote_key(expression)}: {exc}"
+                f"chart {chart}: failed parsing {flag} {_quote_key(expression)}: {exc}"
             ) from exc
     return out
 
