@@ -338,8 +338,7 @@ def helm_inputs(
         sets.extend(format_set(k, v) for k, v in helm.set.items())
         sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
     sets.extend(request.set_values)
-    kube_version = request.kube_version if request.kube_version_from_flag else None
-    kube_version = kube_version or helm.kube_version or request.kube_version
+    kube_version = _kube_version(request, helm, the_plan.repo_config)
     api_versions = request.api_versions if request.api_versions_from_flag else ()
     if not api_versions:
         api_versions = tuple(helm.api_versions) if helm.api_versions else request.api_versions
@@ -372,6 +371,25 @@ def helm_inputs(
         kube_version=kube_version,
         api_versions=tuple(api_versions),
     )
+
+
+def _kube_version(
+    request: RenderRequest, helm: HelmConfig | _HelmDefaults, repo_config: RepoConfig | None
+) -> str:
+    """Pick ``.Capabilities.KubeVersion``: one answer whatever the engine (README: kube version).
+
+    ``--kube-version`` > ``helm.kubeVersion`` of ``lsp-render.yaml`` > ``KUBE_VERSION``
+    (Argo CD sends the cluster's) > ``helm.kubeVersion`` of ``lsp-render-repo.yaml``
+    > :data:`~lsp_render.sources.helm.capabilities.DEFAULT_KUBE_VERSION`.
+    """
+    from lsp_render.sources.helm.capabilities import DEFAULT_KUBE_VERSION
+
+    if request.kube_version_from_flag and request.kube_version:
+        return request.kube_version
+    repo_default = None
+    if repo_config is not None and repo_config.covers(request.app_dir):
+        repo_default = repo_config.kube_version
+    return helm.kube_version or request.kube_version or repo_default or DEFAULT_KUBE_VERSION
 
 
 def _value_files(

@@ -44,6 +44,29 @@ _secrets_file_option = click.option(
 _no_secrets_option = click.option(
     "--no-secrets", is_flag=True, help="Leave placeholders as they are."
 )
+_kube_version_option = click.option(
+    "--kube-version",
+    help="Render as Argo CD does for a cluster of this Kubernetes version (as KUBE_VERSION).",
+)
+_api_versions_option = click.option(
+    "--api-versions",
+    multiple=True,
+    help="An API version the cluster serves (as KUBE_API_VERSIONS; repeatable).",
+)
+
+
+def _cluster_environ(
+    environ: Mapping[str, str], kube_version: str | None, api_versions: tuple[str, ...]
+) -> Mapping[str, str]:
+    """Argo CD's view of a cluster: the flags become KUBE_VERSION and KUBE_API_VERSIONS."""
+    if not kube_version and not api_versions:
+        return environ
+    out = dict(environ)
+    if kube_version:
+        out["KUBE_VERSION"] = kube_version
+    if api_versions:
+        out["KUBE_API_VERSIONS"] = ",".join(api_versions)
+    return out
 
 
 @click.command("render-all")
@@ -69,6 +92,8 @@ _no_secrets_option = click.option(
 @_secrets_file_option
 @_no_secrets_option
 @click.option("--mask-secrets", is_flag=True, help="Resolve placeholders but write masked values.")
+@_kube_version_option
+@_api_versions_option
 @click.pass_context
 def render_all(
     ctx: click.Context,
@@ -80,6 +105,8 @@ def render_all(
     secrets_file: Path | None,
     no_secrets: bool,
     mask_secrets: bool,
+    kube_version: str | None = None,
+    api_versions: tuple[str, ...] = (),
 ) -> None:
     """Render every application of ROOT for every environment it has a values file for.
 
@@ -93,7 +120,7 @@ def render_all(
     secrets = _secret_options(secrets_file, no_secrets=no_secrets, mask_secrets=mask_secrets)
     report = run(
         root,
-        environ=_environ(ctx),
+        environ=_cluster_environ(_environ(ctx), kube_version, api_versions),
         jobs=jobs or default_jobs(),
         envs=envs,
         output_dir=output_dir,
@@ -130,6 +157,8 @@ def render_all(
     show_default=True,
     help="Colour the diff (auto: when stdout is a terminal and NO_COLOR is unset).",
 )
+@_kube_version_option
+@_api_versions_option
 @click.pass_context
 def diff(
     ctx: click.Context,
@@ -142,6 +171,8 @@ def diff(
     no_secrets: bool,
     context: int,
     color: str,
+    kube_version: str | None = None,
+    api_versions: tuple[str, ...] = (),
 ) -> None:
     """Diff the rendered manifests of APP_DIR against another environment or a git revision.
 
@@ -155,7 +186,7 @@ def diff(
         msg = "give exactly one of --against-env and --against-revision"
         raise click.UsageError(msg)
     secrets = _secret_options(secrets_file, no_secrets=no_secrets)
-    environ = _environ(ctx)
+    environ = _cluster_environ(_environ(ctx), kube_version, api_versions)
     ctx.meta["lsp_render.app"] = app_dir.as_posix().rstrip("/") or "."
     result = diff_app(
         app_dir,
