@@ -51,7 +51,8 @@ def test_source_comments_and_text_shape() -> None:
         first = doc.text.splitlines()[0]
         assert first == f"# Source: {doc.source}"
         assert doc.text.endswith("\n")
-        assert not doc.text.endswith("\n\n")
+        if "/crds/" not in doc.source:  # templates are trimmed; CRD files print as they are
+            assert not doc.text.endswith("\n\n")
     by_name = {o["metadata"]["name"]: d for o, d in zip(objects(docs), docs, strict=True)}
     assert by_name["widgets.example.org"].source == "lsp-order/crds/widgets.yaml"
     assert by_name["alphas.example.org"].source == "lsp-order/charts/sub/crds/alphas.yaml"

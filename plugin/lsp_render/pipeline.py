@@ -167,8 +167,10 @@ def render(request: RenderRequest) -> list[Document]:
             raise
         # Helm or Kustomize may quote a value resolved from Vault (resolveInValues).
         raise _redacted(exc, secret_texts) from None
-    docs = [doc for doc in docs if not is_blank(doc.text)]
-    if not docs and not (the_plan.config is not None and the_plan.config.allow_empty):
+    if the_plan.kind is not AppKind.HELM:  # Helm's comment-only documents stay: helm prints them
+        docs = [doc for doc in docs if not is_blank(doc.text)]
+    empty = all(is_blank(doc.text) for doc in docs)
+    if empty and not (the_plan.config is not None and the_plan.config.allow_empty):
         raise RenderError(EMPTY_RENDER)
     _check_objects(docs, request, the_plan.kind)
     from lsp_render import secrets
@@ -476,6 +478,8 @@ def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) 
     error: type[LspRenderError] = InputError if kind is AppKind.PLAIN else RenderError
     for doc in docs:
         text = doc.text
+        if is_blank(text):
+            continue
         stripped = text.lstrip()
         if stripped.startswith("{"):
             ok = '"apiVersion"' in text and '"kind"' in text

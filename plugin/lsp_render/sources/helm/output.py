@@ -257,19 +257,18 @@ def assemble_stream(
 def stream_documents(stream: str) -> list[Document]:
     """Split a ``helm template`` stream into documents named by their ``# Source:`` line.
 
-    Every document ends in exactly one newline (trailing blank lines, which
-    Helm prints after some files, are dropped). A document without its own
-    ``# Source:`` line (the second document of a multi-document CRD file) takes
-    the name of the one before it.
+    Nothing is dropped or trimmed, so :func:`~lsp_render.core.manifests.join_stream`
+    gives back ``helm template``'s bytes: the comment-only ``# Source:`` document
+    of a CRD file that begins with a comment and ``---`` (kube-prometheus-stack's
+    CRDs) stays, and so do the blank lines Helm prints after a CRD file. A
+    document without its own ``# Source:`` line (the second document of a
+    multi-document CRD file) takes the name of the one before it.
     """
     documents: list[Document] = []
     source = "helm"
     for doc in split_stream(stream, "helm", keep_blank=True):
-        text = doc.text.rstrip(_GO_SPACE)
-        if not text:
-            continue
-        match = _SOURCE.match(text)
+        match = _SOURCE.match(doc.text)
         if match is not None:
             source = match.group(1).strip()
-        documents.append(Document(text + "\n", source))
+        documents.append(Document(doc.text, source, doc.separator))
     return documents
