@@ -17,9 +17,9 @@ import yaml
 
 from lsp_render.sources.helm.capabilities import DEFAULT_KUBE_VERSION
 from tests.cli_helpers import base_env, run
-from tests.realhelm import real_helm
+from tests.realhelm import real_helm_4_1
 
-__all__ = ["real_helm"]
+__all__ = ["real_helm_4_1"]
 
 _TEMPLATE = """apiVersion: v1
 kind: ConfigMap
@@ -70,10 +70,10 @@ def _env(tmp_path: Path, helm: Path | None, **extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("engine", ["embedded", "binary"])
 def test_one_default_whatever_the_engine(
-    engine: str, real_helm: Path, repo: Path, tmp_path: Path
+    engine: str, real_helm_4_1: Path, repo: Path, tmp_path: Path
 ) -> None:
-    # The real helm binary here is Helm 4.1, whose own default is v1.35.0.
-    env = _env(tmp_path, real_helm if engine == "binary" else None)
+    # Helm 4.1's own default is v1.35.0, the embedded Helm 4.2's v1.36.0.
+    env = _env(tmp_path, real_helm_4_1 if engine == "binary" else None)
     result = run(["render", "apps/free"], cwd=repo, env=env)
     assert result.code == 0, result.stderr
     assert _caps(result.stdout)["kube"] == f"v{DEFAULT_KUBE_VERSION}"
