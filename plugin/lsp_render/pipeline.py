@@ -260,16 +260,28 @@ def _render_kind(
             config.kustomize.path,
             what=f"{request.label}/{CONFIG_FILE}: kustomize.path",
         )
+    helm_charts = None
+    if config is not None and config.kustomize is not None and config.kustomize.enable_helm:
+        # Kustomize's helmCharts: with Argo CD's --helm-kube-version/--helm-api-versions.
+        section = config.helm if config.helm is not None else _HelmDefaults()
+        helm_charts = kustomize.HelmCharts(
+            _kube_version(request, section, the_plan.repo_config), request.api_versions
+        )
     if the_plan.kind is AppKind.KUSTOMIZE:
         return kustomize.build(
             kustomize_dir,
             label=request.label,
             environ=request.environ,
             repo_root=request.repo_root,
+            helm=helm_charts,
         )
     # Kustomize starts up while Helm renders (sources/kustomize.py: HybridBuild).
     with kustomize.HybridBuild(
-        kustomize_dir, request.repo_root, label=request.label, environ=request.environ
+        kustomize_dir,
+        request.repo_root,
+        label=request.label,
+        environ=request.environ,
+        helm=helm_charts,
     ) as hybrid:
         return hybrid.build(_render_helm(request, the_plan, secret_texts))
 

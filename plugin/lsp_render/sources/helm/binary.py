@@ -91,6 +91,8 @@ def template_argv(helm: Path, inputs: HelmInputs, chart_path: Path) -> list[str]
         argv.append("--include-crds")
     if inputs.skip_tests:
         argv.append("--skip-tests")
+    if inputs.skip_hooks:
+        argv.append("--no-hooks")
     if inputs.kube_version:
         argv += ["--kube-version", inputs.kube_version]
     for api in inputs.api_versions:

@@ -325,7 +325,11 @@ def _render_loaded(helm: Any, chart: Any, loaded: _LoadedChart, inputs: HelmInpu
         raise RenderError(f"chart {loaded.name}: {_one_line(exc)}") from exc
     files: dict[str, str] = json.loads(raw)
     return assemble_stream(
-        files, crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
+        files,
+        crds,
+        include_crds=inputs.include_crds,
+        skip_tests=inputs.skip_tests,
+        skip_hooks=inputs.skip_hooks,
     )
 
 
