@@ -45,9 +45,11 @@ def _no_helm_env(tmp_path: Path, kubectl: Path) -> dict[str, str]:
     return env
 
 
-def _kustomize_with_real_helm(kubectl: Path, helm: Path, app: Path, tmp_path: Path) -> str:
+def _kustomize_with_real_helm(
+    kubectl: Path, helm: Path, app: Path, tmp_path: Path, kube_version: str = "1.36.0"
+) -> str:
     argv = [str(kubectl), "kustomize", "--enable-helm", "--helm-command", str(helm)]
-    argv += ["--helm-kube-version", "1.36.0", str(app)]
+    argv += ["--helm-kube-version", kube_version, str(app)]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run(argv, capture_output=True, text=True, env=env, check=True, timeout=120)
     return result.stdout
@@ -56,13 +58,17 @@ def _kustomize_with_real_helm(kubectl: Path, helm: Path, app: Path, tmp_path: Pa
 def test_helm_charts_render_without_a_helm_binary_as_with_real_helm(
     real_kubectl: Path, real_helm: Path, repo: Path, tmp_path: Path
 ) -> None:
-    expected = _kustomize_with_real_helm(real_kubectl, real_helm, repo / "app", tmp_path)
+    app = repo / "app"
+    expected = _kustomize_with_real_helm(real_kubectl, real_helm, app, tmp_path, "1.31.2")
     # Both entries inflated: the CRD, both Deployments, web's hook Job, api's Widget.
     for needle in ("widgets.example.org", "web-widget", "api-widget", "web-migrate", "name: api\n"):
         assert needle in expected
     assert "api-migrate" not in expected  # skipHooks: helm template --no-hooks
+    assert "kube: v1.31.2" in expected  # Argo CD's --helm-kube-version (KUBE_VERSION)
     before = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*"))
-    result = run(["render", "app"], cwd=repo, env=_no_helm_env(tmp_path, real_kubectl))
+    env = _no_helm_env(tmp_path, real_kubectl)
+    env["KUBE_VERSION"] = "1.31.2"
+    result = run(["render", "app"], cwd=repo, env=env)
     assert result.code == 0, result.stderr
     assert result.stdout == expected
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*")) == before
