@@ -147,3 +147,22 @@ def test_lsp_render_helm_answers_what_kustomize_asks(repo: Path, tmp_path: Path)
     assert template.stdout.startswith("---\n# Source: widget/templates/deploy.yaml\n")
     assert "namespace: x\n" in template.stdout
     assert "kind: Job" not in template.stdout
+
+
+def test_the_operators_policy_may_enable_helm_charts_per_project(
+    real_kubectl: Path, real_helm: Path, repo: Path, tmp_path: Path
+) -> None:
+    (repo / "app" / "lsp-render.yaml").unlink()
+    expected = _kustomize_with_real_helm(real_kubectl, real_helm, repo / "app", tmp_path)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "projects:\n  shop:\n    kustomize: {enableHelm: true}\n  '*':\n    paths: []\n"
+    )
+    env = _no_helm_env(tmp_path, real_kubectl)
+    env["LSP_RENDER_POLICY"] = str(policy)
+    env["ARGOCD_APP_PROJECT_NAME"] = "shop"
+    result = run(["render", "app"], cwd=repo, env=env)
+    assert (result.code, result.stdout) == (0, expected), result.stderr
+    env["ARGOCD_APP_PROJECT_NAME"] = "other"  # "*" does not enable it
+    other = run(["render", "app"], cwd=repo, env=env)
+    assert_failure(other, 1, "must specify --enable-helm")

@@ -261,11 +261,12 @@ def _render_kind(
             what=f"{request.label}/{CONFIG_FILE}: kustomize.path",
         )
     helm_charts = None
-    if config is not None and config.kustomize is not None and config.kustomize.enable_helm:
+    if _helm_charts_enabled(request, config):
         # Kustomize's helmCharts: with Argo CD's --helm-kube-version/--helm-api-versions.
-        section = config.helm if config.helm is not None else _HelmDefaults()
+        section = config.helm if config is not None and config.helm is not None else None
         helm_charts = kustomize.HelmCharts(
-            _kube_version(request, section, the_plan.repo_config), request.api_versions
+            _kube_version(request, section or _HelmDefaults(), the_plan.repo_config),
+            request.api_versions,
         )
     if the_plan.kind is AppKind.KUSTOMIZE:
         return kustomize.build(
@@ -284,6 +285,17 @@ def _render_kind(
         helm=helm_charts,
     ) as hybrid:
         return hybrid.build(_render_helm(request, the_plan, secret_texts))
+
+
+def _helm_charts_enabled(request: RenderRequest, config: AppConfig | None) -> bool:
+    """Kustomize's ``helmCharts:``: the app's ``kustomize.enableHelm``, or the operator's policy."""
+    if config is not None and config.kustomize is not None and config.kustomize.enable_helm:
+        return True
+    if not request.environ.get("LSP_RENDER_POLICY", "").strip():
+        return False  # no policy: spare a render the import of the policy module
+    from lsp_render.secrets.policy import helm_charts_enabled
+
+    return helm_charts_enabled(request)
 
 
 def _render_helm(

@@ -56,10 +56,31 @@ from lsp_render.core.context import RenderRequest
 from lsp_render.core.errors import InputError, PolicyError
 from lsp_render.core.yamlfile import yaml_error_line
 
-__all__ = ["POLICY_VARIABLE", "Policy", "ProjectPolicy", "enforce", "load_policy", "path_forms"]
+__all__ = [
+    "POLICY_VARIABLE",
+    "KustomizePolicy",
+    "Policy",
+    "ProjectPolicy",
+    "enforce",
+    "helm_charts_enabled",
+    "load_policy",
+    "path_forms",
+]
 
 POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
+
+
+class KustomizePolicy(BaseModel):
+    """How the project's Kustomize apps are built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enableHelm: bool = Field(  # noqa: N815 - the policy file's own spelling
+        default=False,
+        title="Enable helmCharts",
+        description="Inflate helmCharts: of every Kustomize app (kustomize --enable-helm).",
+    )
 
 
 class ProjectPolicy(BaseModel):
@@ -76,6 +97,11 @@ class ProjectPolicy(BaseModel):
         default=None,
         title="Login role",
         description="Vault login role (kubernetes) or role_id (approle) for this project.",
+    )
+    kustomize: KustomizePolicy = Field(
+        default_factory=KustomizePolicy,
+        title="Kustomize",
+        description="Kustomize build options of the project's apps.",
     )
 
 
@@ -239,3 +265,23 @@ def enforce(paths: Collection[str], request: RenderRequest) -> str | None:
             msg = f"Vault path {path} is not allowed for project {project!r} by the policy {file}"
             raise PolicyError(msg)
     return entry.role if entry is not None else None
+
+
+def helm_charts_enabled(request: RenderRequest) -> bool:
+    """Tell whether the policy enables Kustomize's ``helmCharts:`` for the app's project.
+
+    ``kustomize: {enableHelm: true}`` in the project's entry (else ``"*"``) is
+    the operator's opt-in for every Kustomize app of the project, like Argo CD's
+    ``kustomize.buildOptions: --enable-helm``; without a policy file, only the
+    app's own ``lsp-render.yaml`` can opt in.
+
+    Raises
+    ------
+    InputError
+        The policy file is unreadable or malformed.
+    """
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return False
+    entry = load_policy(Path(name)).for_project(request.app.project)
+    return entry is not None and entry.kustomize.enableHelm
