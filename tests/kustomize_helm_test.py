@@ -99,7 +99,7 @@ def test_a_chart_not_vendored_is_refused_and_never_pulled(
 
 
 _OUTSIDE = {
-    "chartHome": ("../../outside", "chartHome '../../outside' leaves the repository"),
+    "chartHome": ("../../outside", "helmGlobals.chartHome '../../outside' leaves the repository"),
     "additionalValuesFiles": (["../../outside/v.yaml"], "value file '../../outside/v.yaml'"),
 }
 
@@ -116,7 +116,10 @@ def test_helm_chart_paths_stay_in_the_repository(
     (outside / "v.yaml").write_text("replicas: 9\n")
     path = repo / "app" / "kustomization.yaml"
     data = yaml.safe_load(path.read_text())
-    data["helmCharts"][0][field] = value
+    if field == "chartHome":
+        data["helmGlobals"] = {field: value}
+    else:
+        data["helmCharts"][0][field] = value
     path.write_text(yaml.safe_dump(data))
     result = run(["render", "app"], cwd=repo, env=_no_helm_env(tmp_path, real_kubectl))
     assert_failure(result, 2, "helmCharts[0]", needle)
@@ -166,3 +169,27 @@ def test_the_operators_policy_may_enable_helm_charts_per_project(
     env["ARGOCD_APP_PROJECT_NAME"] = "other"  # "*" does not enable it
     other = run(["render", "app"], cwd=repo, env=env)
     assert_failure(other, 1, "must specify --enable-helm")
+
+
+def test_a_hybrids_last_mile_may_inflate_helm_charts(
+    real_kubectl: Path, real_helm: Path, repo: Path, tmp_path: Path
+) -> None:
+    app = repo / "hybrid"
+    (app / "templates").mkdir(parents=True)
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: main\nversion: 0.1.0\n")
+    (app / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: main\n"
+    )
+    (app / "lsp-render.yaml").write_text("kustomize:\n  path: overlay\n  enableHelm: true\n")
+    shutil.copytree(repo / "app" / "charts", app / "overlay" / "vendor")
+    (app / "overlay" / "kustomization.yaml").write_text(
+        "helmGlobals:\n  chartHome: vendor\nhelmCharts:\n  - name: widget\n    releaseName: side\n"
+    )
+    env = _no_helm_env(tmp_path, real_kubectl)
+    embedded = run(["render", "hybrid"], cwd=repo, env=env)
+    assert embedded.code == 0, embedded.stderr
+    assert "name: main\n" in embedded.stdout
+    assert "name: side-widget\n" in embedded.stdout
+    env["LSP_RENDER_HELM"] = str(real_helm)
+    binary = run(["render", "hybrid"], cwd=repo, env=env)
+    assert (binary.code, binary.stdout) == (0, embedded.stdout), binary.stderr

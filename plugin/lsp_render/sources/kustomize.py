@@ -219,15 +219,15 @@ def _check_helm_charts(
     if not isinstance(charts, list):
         return
     globals_ = data.get("helmGlobals")
-    default_home = globals_.get("chartHome") if isinstance(globals_, dict) else None
+    chart_home = globals_.get("chartHome") if isinstance(globals_, dict) else None
+    home_text = str(chart_home or "charts")  # Kustomize's HelmDefaultHome
     for index, chart in enumerate(charts):
         if not isinstance(chart, dict) or not isinstance(chart.get("name"), str):
             continue  # Kustomize reports it
         where = f"{shown}: helmCharts[{index}]"
-        home_text = str(chart.get("chartHome") or default_home or "charts")
         home = directory / home_text
         if not inside(repo_root, home):
-            msg = f"{where}: chartHome '{home_text}' leaves the repository"
+            msg = f"{where}: helmGlobals.chartHome '{home_text}' leaves the repository"
             raise InputError(msg)
         name, version = chart["name"], chart.get("version")
         if chart.get("repo") and version:  # Kustomize's absChartHome
