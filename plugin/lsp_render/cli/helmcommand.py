@@ -27,15 +27,20 @@ __all__ = ["helm"]
     },
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def helm(args: tuple[str, ...]) -> None:
+@click.pass_context
+def helm(ctx: click.Context, args: tuple[str, ...]) -> None:
     """Answer Kustomize's helm calls (template, version, pull) with the embedded engine.
 
-    ARGS: ``--root DIR`` (repeatable: where charts may be; default: the current
-    directory), then what Kustomize passes to its helm command.
+    ARGS: --root DIR (repeatable: where charts may be; default: the current
+    directory), then what Kustomize passes to its helm command. lsp-render hands
+    Kustomize a shim that calls this when an app or the policy enables helmCharts.
     """
     from lsp_render.sources.helm.command import helm_command
 
     rest = list(args)
+    if rest in (["--help"], ["-h"]):
+        click.echo(ctx.get_help())
+        return
     roots: list[Path] = []
     while rest[:1] == ["--root"]:
         if len(rest) < 2:
