@@ -193,3 +193,17 @@ def test_a_hybrids_last_mile_may_inflate_helm_charts(
     env["LSP_RENDER_HELM"] = str(real_helm)
     binary = run(["render", "hybrid"], cwd=repo, env=env)
     assert (binary.code, binary.stdout) == (0, embedded.stdout), binary.stderr
+
+
+@pytest.mark.parametrize("engine", ["embedded", "binary"])
+def test_a_vendored_chart_may_not_link_out_of_the_repository(
+    engine: str, real_kubectl: Path, real_helm: Path, repo: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for charts\n")
+    (repo / "app" / "charts" / "widget" / "leak.txt").symlink_to(secret)
+    env = _no_helm_env(tmp_path, real_kubectl)
+    if engine == "binary":
+        env["LSP_RENDER_HELM"] = str(real_helm)
+    result = run(["render", "app"], cwd=repo, env=env)
+    assert_failure(result, 2, "widget/leak.txt: symbolic link leaves the repository")

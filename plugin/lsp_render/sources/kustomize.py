@@ -238,6 +238,9 @@ def _check_helm_charts(
                 "pulled: run helm pull --untar into it and commit it)"
             )
             raise InputError(msg)
+        from lsp_render.sources.helm.dependencies import fingerprint
+
+        fingerprint((home / name).resolve(), repo_root)  # refuses links that leave the repository
         files = [chart.get("valuesFile"), *(chart.get("additionalValuesFiles") or [])]
         for entry in files:
             if isinstance(entry, str) and entry and not inside(repo_root, directory / entry):
