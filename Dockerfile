@@ -6,35 +6,53 @@
 # So there is no ENTRYPOINT; CMD only answers `docker run IMAGE`.
 #
 #   docker build -t ghcr.io/lsp-render/lsp-render:0.1.0 .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ... .
 #
-# Tool versions are pinned and every download is checked against its sha256
-# (linux/amd64). To bump one, change the version and its checksum together:
-# https://get.helm.sh/helm-vX.Y.Z-linux-amd64.tar.gz.sha256sum and the
-# kustomize release's checksums.txt.
+# Tool versions are those of current Argo CD (v3.5.1, hack/tool-versions.sh):
+# Helm 4.2.1 and Kustomize 5.8.1, so the sidecar renders like Argo CD's own
+# Helm and Kustomize sources. The embedded engine (helm-python-sdk 0.2.2, a
+# pip install without this image) is Helm 4.2.3: the same minor, which
+# tests/dockerfile_test.py checks. The image builds for linux/amd64 and
+# linux/arm64 (TARGETARCH, set by BuildKit); every download is checked against
+# the sha256 of its architecture before it is unpacked. The checksums are the
+# ones Argo CD v3.5.1 publishes in hack/installers/checksums (copied from
+# https://get.helm.sh/helm-vX.Y.Z-linux-ARCH.tar.gz.sha256sum and the
+# kustomize release's checksums.txt). To bump a tool, change its version and
+# both of its checksums together.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 # --- helm and kustomize: downloaded, verified, unpacked ------------------------
 FROM ${PYTHON_IMAGE} AS tools
 
-ARG HELM_VERSION=3.18.4
-ARG HELM_SHA256=f8180838c23d7c7d797b208861fecb591d9ce1690d8704ed1e4cb8e2add966c1
-ARG KUSTOMIZE_VERSION=5.7.0
-ARG KUSTOMIZE_SHA256=0d98f06d6d2c2c0ff8923cc136a517af74aaa187f1b9f3e17ff370d0625ede84
+# amd64 or arm64; BuildKit sets it from --platform (a legacy build gets amd64).
+ARG TARGETARCH
+ARG HELM_VERSION=4.2.1
+ARG HELM_SHA256_AMD64=479dca836e5b45e8bd222400c5591b0e3a647378f03ff96597180db97c17fdae
+ARG HELM_SHA256_ARM64=596b9a73d366c1e72ce67d595c22805480e30914593aafbc9f547694e72814db
+ARG KUSTOMIZE_VERSION=5.8.1
+ARG KUSTOMIZE_SHA256_AMD64=029a7f0f4e1932c52a0476cf02a0fd855c0bb85694b82c338fc648dcb53a819d
+ARG KUSTOMIZE_SHA256_ARM64=0953ea3e476f66d6ddfcd911d750f5167b9365aa9491b2326398e289fef2c142
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /downloads
 
 # The slim image has no curl or wget; Python's urllib downloads over HTTPS with
 # certificate verification, and sha256sum --check refuses a changed archive.
-RUN python -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
-        "https://get.helm.sh/helm-v${HELM_VERSION}-linux-amd64.tar.gz" helm.tar.gz \
-    && echo "${HELM_SHA256}  helm.tar.gz" | sha256sum --check --strict - \
+RUN arch="${TARGETARCH:-amd64}" \
+    && case "${arch}" in \
+        amd64) helm_sha256="${HELM_SHA256_AMD64}"; kustomize_sha256="${KUSTOMIZE_SHA256_AMD64}" ;; \
+        arm64) helm_sha256="${HELM_SHA256_ARM64}"; kustomize_sha256="${KUSTOMIZE_SHA256_ARM64}" ;; \
+        *) echo "unsupported TARGETARCH '${arch}' (amd64 or arm64)" >&2; exit 1 ;; \
+    esac \
     && python -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
-        "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv${KUSTOMIZE_VERSION}/kustomize_v${KUSTOMIZE_VERSION}_linux_amd64.tar.gz" kustomize.tar.gz \
-    && echo "${KUSTOMIZE_SHA256}  kustomize.tar.gz" | sha256sum --check --strict - \
+        "https://get.helm.sh/helm-v${HELM_VERSION}-linux-${arch}.tar.gz" helm.tar.gz \
+    && echo "${helm_sha256}  helm.tar.gz" | sha256sum --check --strict - \
+    && python -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+        "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv${KUSTOMIZE_VERSION}/kustomize_v${KUSTOMIZE_VERSION}_linux_${arch}.tar.gz" kustomize.tar.gz \
+    && echo "${kustomize_sha256}  kustomize.tar.gz" | sha256sum --check --strict - \
     && mkdir -p /out \
-    && tar -xzf helm.tar.gz --strip-components=1 -C /out linux-amd64/helm \
+    && tar -xzf helm.tar.gz --strip-components=1 -C /out "linux-${arch}/helm" \
     && tar -xzf kustomize.tar.gz -C /out kustomize \
     && chmod 0755 /out/helm /out/kustomize
 
@@ -69,6 +87,15 @@ LABEL org.opencontainers.image.title="lsp-render" \
 RUN (getent group 999 || groupadd --gid 999 argocd) \
     && useradd --uid 999 --gid 999 --home-dir /tmp --no-create-home \
         --shell /usr/sbin/nologin argocd
+
+# git: Kustomize fetches remote bases (git@..., https://.../repo.git) with it,
+# which the operator policy may allow (network.allowHosts). Not version-pinned:
+# Debian's archive keeps only the latest bookworm build of a package, so a pin
+# would break the build on its next security update; the base image is pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY --from=tools /out/helm /out/kustomize /usr/local/bin/
 COPY --from=build /opt/lsp-render /opt/lsp-render

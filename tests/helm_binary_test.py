@@ -131,7 +131,7 @@ def test_exact_argv_stdin_and_split_output(fake_helm: Path, tmp_path: Path) -> N
     ]
     assert docs[0].text == (
         "# Source: lsp-order/crds/widgets.yaml\napiVersion: apiextensions.k8s.io/v1\n"
-        "kind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.org\n"
+        "kind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.org\n\n"
     )
     assert docs[2].text.endswith("helm.sh/hook: pre-install\n")
 

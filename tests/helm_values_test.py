@@ -133,3 +133,34 @@ def test_inline_values_may_be_any_mapping() -> None:
     inline = MappingProxyType({"layered": MappingProxyType({"inline": ("a", {"b": 1})})})
     values = _rendered_values(render_chart(inputs("lsp-order", values=inline)))
     assert values["layered"]["inline"] == ["a", {"b": 1}]
+
+
+def test_value_files_are_read_by_helms_own_reader(tmp_path: Path) -> None:
+    text = (
+        "window: 2:30\nexp: 5e3\noct: 0o10\nkeys: {y: 1, n: 2, on: 3}\n"
+        "bin: !!binary aGk=\n---\nlater: doc\n"
+    )
+    assert load_values_file(_write(tmp_path / "v.yaml", text), label="v") == {
+        "window": "2:30",
+        "exp": 5000,
+        "oct": 8,
+        "keys": {"true": 3, "false": 2},
+        "bin": "hi",
+        "later": "doc",
+    }
+
+
+def test_value_file_faults_are_input_errors_naming_the_file(tmp_path: Path) -> None:
+    from lsp_render.sources.helm.values import MAX_VALUE_FILE_BYTES
+
+    cases = {
+        b"a: \xff\n": r"^bad: invalid YAML: yaml: invalid leading UTF-8 octet$",
+        b"a: 1\n--- x\n": r"^bad: invalid YAML: error reading yaml document: invalid Yaml",
+        b"a: 1\n---\n- x\n": r"^bad: a value file must hold a mapping at the top level, not a arr",
+        b"k: " + b"x" * MAX_VALUE_FILE_BYTES: r"^bad: value file larger than 5 MiB$",
+    }
+    for data, pattern in cases.items():
+        path = tmp_path / "bad.yaml"
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=pattern):
+            load_values_file(path, label="bad")

@@ -30,6 +30,22 @@ def test_join_adds_separators_and_round_trips() -> None:
     assert split_stream(joined, "x") == [Document("a: 1\n", "x"), Document("b: 2\n", "x")]
 
 
+def test_a_split_stream_joins_back_to_its_bytes() -> None:
+    for text in (
+        "a: 1\n---\nb: 2\n",  # kustomize build: no leading separator
+        "---\n# Source: c/crds/x.yaml\n# a comment\n---\nkind: A\n\n---\nkind: B\n",  # helm
+        "--- # first\na: 1\n---   \nb: 2\n\n\n",
+        "\n---\n# Source: hooks only\nkind: Job\n",
+    ):
+        docs = split_stream(text, "s", keep_blank=True)
+        assert join_stream(docs) == text
+        assert join_stream(d.with_text(d.text) for d in docs) == text
+    # A document that loses its place as the first one gets a separator back.
+    first, second = split_stream("a: 1\n---\nb: 2\n", "s")
+    assert first.separator == ""
+    assert join_stream([second, first]) == "---\nb: 2\n---\na: 1\n"
+
+
 def test_missing_final_newline_is_added_once() -> None:
     assert split_stream("a: 1", "s")[0].text == "a: 1\n"
     assert Document("a: 1\n", "s").with_text("b: 2").text == "b: 2\n"

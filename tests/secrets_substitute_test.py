@@ -205,7 +205,7 @@ spec:
         .replace("value: <path:kv/app#user>", "value: alice")
         .replace("&anchor <path:kv/app#user>", "&anchor alice")
     )
-    assert out == "---\n" + expected
+    assert out == expected
     env = yaml.safe_load(out)["spec"]["template"]["spec"]["containers"][0]["env"]
     assert [item["value"] for item in env] == ["alice"] * 4
 

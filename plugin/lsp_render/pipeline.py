@@ -174,8 +174,10 @@ def render(request: RenderRequest, *, substitute: bool = True) -> list[Document]
         from lsp_render.core.redaction import redacted_error
 
         raise redacted_error(exc, secret_texts, request.label) from None
-    docs = [doc for doc in docs if not is_blank(doc.text)]
-    if not docs and not (the_plan.config is not None and the_plan.config.allow_empty):
+    if the_plan.kind is not AppKind.HELM:  # Helm's comment-only documents stay: helm prints them
+        docs = [doc for doc in docs if not is_blank(doc.text)]
+    empty = all(is_blank(doc.text) for doc in docs)
+    if empty and not (the_plan.config is not None and the_plan.config.allow_empty):
         raise RenderError(EMPTY_RENDER)
     if secret_texts:  # resolveInValues: the policy's kinds apply to where the values landed
         from lsp_render.secrets.exposure import check_resolved
@@ -266,18 +268,42 @@ def _render_kind(
             config.kustomize.path,
             what=f"{request.label}/{CONFIG_FILE}: kustomize.path",
         )
+    helm_charts = None
+    if _helm_charts_enabled(request, config):
+        # Kustomize's helmCharts: with Argo CD's --helm-kube-version/--helm-api-versions.
+        section = config.helm if config is not None and config.helm is not None else None
+        helm_charts = kustomize.HelmCharts(
+            _kube_version(request, section or _HelmDefaults(), the_plan.repo_config),
+            request.api_versions,
+        )
     if the_plan.kind is AppKind.KUSTOMIZE:
         return kustomize.build(
             kustomize_dir,
             label=request.label,
             environ=request.environ,
             repo_root=request.repo_root,
+            helm=helm_charts,
         )
     # Kustomize starts up while Helm renders (sources/kustomize.py: HybridBuild).
     with kustomize.HybridBuild(
-        kustomize_dir, request.repo_root, label=request.label, environ=request.environ
+        kustomize_dir,
+        request.repo_root,
+        label=request.label,
+        environ=request.environ,
+        helm=helm_charts,
     ) as hybrid:
         return hybrid.build(_render_helm(request, the_plan, secret_texts, shielded))
+
+
+def _helm_charts_enabled(request: RenderRequest, config: AppConfig | None) -> bool:
+    """Kustomize's ``helmCharts:``: the app's ``kustomize.enableHelm``, or the operator's policy."""
+    if config is not None and config.kustomize is not None and config.kustomize.enable_helm:
+        return True
+    if not request.environ.get("LSP_RENDER_POLICY", "").strip():
+        return False  # no policy: spare a render the import of the policy module
+    from lsp_render.secrets.policy import helm_charts_enabled
+
+    return helm_charts_enabled(request)
 
 
 def _render_helm(
@@ -344,8 +370,7 @@ def helm_inputs(
         sets.extend(format_set(k, v) for k, v in helm.set.items())
         sets.extend(format_set(k, v) for k, v in request.params.helm_parameters)
     sets.extend(request.set_values)
-    kube_version = request.kube_version if request.kube_version_from_flag else None
-    kube_version = kube_version or helm.kube_version or request.kube_version
+    kube_version = _kube_version(request, helm, the_plan.repo_config)
     api_versions = request.api_versions if request.api_versions_from_flag else ()
     if not api_versions:
         api_versions = tuple(helm.api_versions) if helm.api_versions else request.api_versions
@@ -433,6 +458,25 @@ def helm_value_files(request: RenderRequest, the_plan: RenderPlan) -> list[Path]
             what=f"{request.label}/{CONFIG_FILE}: helm.chart",
         )
     return _value_files(request, helm, chart_dir)
+
+
+def _kube_version(
+    request: RenderRequest, helm: HelmConfig | _HelmDefaults, repo_config: RepoConfig | None
+) -> str:
+    """Pick ``.Capabilities.KubeVersion``: one answer whatever the engine (README: kube version).
+
+    ``--kube-version`` > ``helm.kubeVersion`` of ``lsp-render.yaml`` > ``KUBE_VERSION``
+    (Argo CD sends the cluster's) > ``helm.kubeVersion`` of ``lsp-render-repo.yaml``
+    > :data:`~lsp_render.sources.helm.capabilities.DEFAULT_KUBE_VERSION`.
+    """
+    from lsp_render.sources.helm.capabilities import DEFAULT_KUBE_VERSION
+
+    if request.kube_version_from_flag and request.kube_version:
+        return request.kube_version
+    repo_default = None
+    if repo_config is not None and repo_config.covers(request.app_dir):
+        repo_default = repo_config.kube_version
+    return helm.kube_version or request.kube_version or repo_default or DEFAULT_KUBE_VERSION
 
 
 def _value_files(
@@ -549,6 +593,8 @@ def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) 
     error: type[LspRenderError] = InputError if kind is AppKind.PLAIN else RenderError
     for doc in docs:
         text = doc.text
+        if is_blank(text):
+            continue
         stripped = text.lstrip()
         if stripped.startswith("{"):
             ok = '"apiVersion"' in text and '"kind"' in text

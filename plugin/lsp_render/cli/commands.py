@@ -25,6 +25,7 @@ __all__ = ["cli", "invoke"]
 # Commands of other modules, by name: (module, attribute).
 _LAZY_COMMANDS = {
     "diff": ("lsp_render.cli.workflows", "diff"),
+    "helm": ("lsp_render.cli.helmcommand", "helm"),
     "render-all": ("lsp_render.cli.workflows", "render_all"),
     "secrets": ("lsp_render.cli.audit", "secrets"),
     "migrate": ("lsp_render.cli.migrate", "migrate"),

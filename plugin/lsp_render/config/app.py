@@ -68,6 +68,11 @@ class KustomizeConfig(_Model):
     """The ``kustomize`` section: where the (last-mile) kustomization lives."""
 
     path: str = Field(".", description="Directory of the kustomization, relative to the app.")
+    enable_helm: bool = Field(
+        False,
+        description="Inflate helmCharts: (kustomize --enable-helm) with the helm binary, "
+        "else lsp-render's embedded engine.",
+    )
 
 
 class PlainConfig(_Model):

@@ -69,6 +69,10 @@ class _RepoHelm(_Helm):
         None,
         description="Namespace of every Helm app (Jinja2), below ARGOCD_APP_NAMESPACE.",
     )
+    kube_version: str | None = Field(
+        None,
+        description="Kubernetes version of every Helm app, below KUBE_VERSION (local runs).",
+    )
 
 
 class _Override(_Model):
@@ -107,6 +111,8 @@ class RepoConfig:
         ``(globs, parameters)`` pairs for some applications only.
     release_name, namespace
         Templates for the release name and namespace of every Helm app, or None.
+    kube_version
+        The Kubernetes version of every Helm app when ``KUBE_VERSION`` is unset, or None.
     """
 
     directory: Path
@@ -117,6 +123,7 @@ class RepoConfig:
     overrides: tuple[tuple[tuple[str, ...], Mapping[str, ScalarValue]], ...]
     release_name: str | None = None
     namespace: str | None = None
+    kube_version: str | None = None
 
     def covers(self, app_dir: Path) -> bool:
         """Tell whether ``app_dir`` matches the application globs (all apps without globs)."""
@@ -252,6 +259,7 @@ def _parse(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
         overrides=tuple((tuple(o.applications), dict(o.helm.set)) for o in model.overrides),
         release_name=model.helm.release_name,
         namespace=model.helm.namespace,
+        kube_version=model.helm.kube_version,
     )
 
 

@@ -48,19 +48,26 @@ class Document:
     Attributes
     ----------
     text
-        The document's text without its ``---`` separator line, ending in
-        exactly one newline.
+        The document's text without its ``---`` separator line, ending in a
+        newline (blank lines before the next separator are kept, as the engine
+        printed them).
     source
         Where it came from, for error messages: a template path
         (``web/templates/deployment.yaml``) or a file relative to the app.
+    separator
+        The line before it in the stream, as the engine printed it: ``---``
+        and a newline (the default), a ``--- # comment`` line, or ``""`` for a first document
+        printed without one (``kustomize build``). Kept so that an untouched
+        stream goes out byte for byte.
     """
 
     text: str
     source: str
+    separator: str = "---\n"
 
     def with_text(self, text: str) -> Document:
         """Return a copy holding ``text`` (normalised to end in a newline)."""
-        return Document(_terminate(text), self.source)
+        return Document(_terminate(text), self.source, self.separator)
 
 
 def _terminate(text: str) -> str:
@@ -99,11 +106,12 @@ def split_stream(text: str, source: str, *, keep_blank: bool = False) -> list[Do
     docs: list[Document] = []
     current: list[str] = []
     directives_done = False
+    separator = ""  # what precedes the document being collected
 
     def flush() -> None:
         body = "".join(current)
         if body and (keep_blank or not is_blank(body)):
-            docs.append(Document(_terminate(body), source))
+            docs.append(Document(_terminate(body), source, separator))
         current.clear()
 
     for line in text.splitlines(keepends=True):
@@ -115,12 +123,15 @@ def split_stream(text: str, source: str, *, keep_blank: bool = False) -> list[Do
             flush()
             directives_done = True
             rest = match.group(1)
+            separator = _terminate(line)
             if rest and not rest.startswith("#"):
+                separator = "---\n"  # "--- {a: 1}": the content belongs to the document
                 current.append(rest + "\n")
             continue
         if _END_MARKER.match(stripped):
             flush()
             directives_done = False
+            separator = ""
             continue
         current.append(line)
     flush()
@@ -150,5 +161,13 @@ def _split_fast(text: str, source: str, *, keep_blank: bool) -> list[Document]:
 
 
 def join_stream(docs: Iterable[Document] | Sequence[Document]) -> str:
-    """Join documents into one stream, each preceded by a ``---`` line."""
-    return "".join(f"---\n{doc.text}" for doc in docs)
+    """Join documents into one stream, each preceded by its separator line.
+
+    A document's own separator is kept (so a stream split by :func:`split_stream`
+    joins back to the same bytes); only the first document may go without one.
+    """
+    parts: list[str] = []
+    for doc in docs:
+        parts.append(doc.separator if doc.separator or not parts else "---\n")
+        parts.append(doc.text)
+    return "".join(parts)

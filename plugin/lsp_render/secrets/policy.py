@@ -69,11 +69,13 @@ from lsp_render.core.yamlfile import yaml_error_line
 
 __all__ = [
     "POLICY_VARIABLE",
+    "KustomizePolicy",
     "Policy",
     "ProjectPolicy",
     "applicable",
     "enforce",
     "forced_delivery",
+    "helm_charts_enabled",
     "load_policy",
     "path_forms",
 ]
@@ -81,6 +83,18 @@ __all__ = [
 POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
 _Delivery = Literal["inline", "external-secrets", "vault-secrets-operator", "vault-secret"]
+
+
+class KustomizePolicy(BaseModel):
+    """How the project's Kustomize apps are built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enableHelm: bool = Field(  # noqa: N815 - the policy file's own spelling
+        default=False,
+        title="Enable helmCharts",
+        description="Inflate helmCharts: of every Kustomize app (kustomize --enable-helm).",
+    )
 
 
 class ProjectPolicy(BaseModel):
@@ -120,6 +134,11 @@ class ProjectPolicy(BaseModel):
         title="Secret delivery",
         description="Forces how secrets reach the cluster for this project; an application's "
         "secrets.delivery cannot change it.",
+    )
+    kustomize: KustomizePolicy = Field(
+        default_factory=KustomizePolicy,
+        title="Kustomize",
+        description="Kustomize build options of the project's apps.",
     )
 
 
@@ -344,3 +363,23 @@ def forced_delivery(request: RenderRequest) -> str | None:
         return None
     entry = load_policy(Path(name)).for_project(request.app.project)
     return entry.delivery if entry is not None else None
+
+
+def helm_charts_enabled(request: RenderRequest) -> bool:
+    """Tell whether the policy enables Kustomize's ``helmCharts:`` for the app's project.
+
+    ``kustomize: {enableHelm: true}`` in the project's entry (else ``"*"``) is
+    the operator's opt-in for every Kustomize app of the project, like Argo CD's
+    ``kustomize.buildOptions: --enable-helm``; without a policy file, only the
+    app's own ``lsp-render.yaml`` can opt in.
+
+    Raises
+    ------
+    InputError
+        The policy file is unreadable or malformed.
+    """
+    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return False
+    entry = load_policy(Path(name)).for_project(request.app.project)
+    return entry is not None and entry.kustomize.enableHelm

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from lsp_render.detect import kustomization_file
 
 __all__ = [
     "HELM_OUTPUT_FILE",
+    "HelmCharts",
     "HybridBuild",
     "build",
     "check_references",
@@ -79,32 +83,93 @@ def _argv_for(binary: str) -> list[str]:
     return [binary, "build"]
 
 
+@dataclass(frozen=True)
+class HelmCharts:
+    """Kustomize's ``helmCharts:`` for one build: ``--enable-helm``, as Argo CD passes it.
+
+    Attributes
+    ----------
+    kube_version
+        ``--helm-kube-version`` (the app's Kubernetes version).
+    api_versions
+        ``--helm-api-versions``, each.
+    """
+
+    kube_version: str
+    api_versions: tuple[str, ...] = ()
+
+
+# Runs `lsp-render helm --root ROOT... ARGS` with this very interpreter and package.
+_SHIM = """#!/bin/sh
+PYTHONPATH={path}${{PYTHONPATH:+:$PYTHONPATH}} exec {python} -m lsp_render helm {roots} "$@"
+"""
+_PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+
+
+def _helm_args(helm: HelmCharts | None, roots: Sequence[Path], scratch: Path | None) -> list[str]:
+    """Kustomize's helm flags: the helm binary, else a shim to ``lsp-render helm``."""
+    if helm is None:
+        return []
+    from lsp_render.sources.helm.binary import find_helm_binary
+
+    binary = find_helm_binary()
+    if binary is not None:
+        command = str(binary)
+    else:
+        if scratch is None:  # pragma: no cover - callers always give one
+            raise RenderError("no scratch directory for the helm shim")
+        shim = scratch / "lsp-render-helm"
+        shim.write_text(
+            _SHIM.format(
+                path=shlex.quote(str(_PACKAGE_PARENT)),
+                python=shlex.quote(sys.executable),
+                roots=" ".join(f"--root {shlex.quote(str(root))}" for root in roots),
+            )
+        )
+        shim.chmod(0o700)
+        command = str(shim)
+    args = ["--enable-helm", "--helm-command", command, "--helm-kube-version", helm.kube_version]
+    for version in helm.api_versions:
+        args += ["--helm-api-versions", version]
+    return args
+
+
 def build(
     directory: Path,
     *,
     label: str,
     environ: Mapping[str, str],
     repo_root: Path | None = None,
+    helm: HelmCharts | None = None,
 ) -> list[Document]:
     """Build the kustomization in ``directory`` and split its output into documents.
 
     With ``repo_root``, the kustomization tree is first checked to stay inside
-    it (:func:`check_references`).
+    it (:func:`check_references`). With ``helm``, Kustomize inflates its
+    ``helmCharts:`` (vendored charts only) with the helm binary, else with
+    ``lsp-render helm`` (the embedded engine).
     """
+    root = repo_root if repo_root is not None else directory
     if repo_root is not None:
-        check_references(directory, repo_root, label=label)
-    argv = [*kustomize_argv(environ), str(directory)]
-    out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
+        check_references(directory, repo_root, label=label, helm_charts=helm is not None)
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(scratch_dir()) if helm is not None else None
+        argv = [*kustomize_argv(environ), *_helm_args(helm, [root], scratch), str(directory)]
+        out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
     return split_stream(out, f"kustomize:{label}")
 
 
-def check_references(directory: Path, repo_root: Path, *, label: str) -> None:
+def check_references(
+    directory: Path, repo_root: Path, *, label: str, helm_charts: bool = False
+) -> None:
     """Refuse a kustomization tree that reaches a directory or file outside the repository.
 
     Follows every local entry of ``resources``, ``bases``, ``components``,
     ``generators``, ``transformers`` and ``validators`` (symlinks resolved) from
     ``directory``; an entry that does not exist locally (a remote base, a typo)
-    is left to Kustomize.
+    is left to Kustomize. With ``helm_charts``, every ``helmCharts:`` entry must
+    name a chart vendored in its ``chartHome`` inside the repository (nothing
+    is pulled), and its value files must be inside the repository too.
 
     Raises
     ------
@@ -126,6 +191,8 @@ def check_references(directory: Path, repo_root: Path, *, label: str) -> None:
             msg = f"{shown}: symlink leaves the repository"
             raise InputError(msg)
         data = _read_kustomization(path)
+        if helm_charts:
+            _check_helm_charts(current, data, repo_root, shown)
         for field in _DIRECTORY_FIELDS:
             entries = data.get(field)
             if not isinstance(entries, list):
@@ -141,6 +208,43 @@ def check_references(directory: Path, repo_root: Path, *, label: str) -> None:
                     raise InputError(msg)
                 if target.is_dir():
                     todo.append(target.resolve())
+
+
+def _check_helm_charts(
+    directory: Path, data: Mapping[str, Any], repo_root: Path, shown: str
+) -> None:
+    """Each ``helmCharts:`` chart vendored in its ``chartHome`` (as Kustomize looks for it)."""
+    charts = data.get("helmCharts")
+    if not isinstance(charts, list):
+        return
+    globals_ = data.get("helmGlobals")
+    chart_home = globals_.get("chartHome") if isinstance(globals_, dict) else None
+    home_text = str(chart_home or "charts")  # Kustomize's HelmDefaultHome
+    for index, chart in enumerate(charts):
+        if not isinstance(chart, dict) or not isinstance(chart.get("name"), str):
+            continue  # Kustomize reports it
+        where = f"{shown}: helmCharts[{index}]"
+        home = directory / home_text
+        if not inside(repo_root, home):
+            msg = f"{where}: helmGlobals.chartHome '{home_text}' leaves the repository"
+            raise InputError(msg)
+        name, version = chart["name"], chart.get("version")
+        if chart.get("repo") and version:  # Kustomize's absChartHome
+            home = home / f"{name}-{version}"
+        if not (home / name / "Chart.yaml").is_file() or not inside(repo_root, home / name):
+            msg = (
+                f"{where}: chart '{name}' is not vendored in {home_text} (charts are never "
+                "pulled: run helm pull --untar into it and commit it)"
+            )
+            raise InputError(msg)
+        from lsp_render.sources.helm.dependencies import fingerprint
+
+        fingerprint((home / name).resolve(), repo_root)  # refuses links that leave the repository
+        files = [chart.get("valuesFile"), *(chart.get("additionalValuesFiles") or [])]
+        for entry in files:
+            if isinstance(entry, str) and entry and not inside(repo_root, directory / entry):
+                msg = f"{where}: value file '{entry}' leaves the repository"
+                raise InputError(msg)
 
 
 def _read_kustomization(path: Path) -> dict[str, Any]:
@@ -175,9 +279,16 @@ class HybridBuild:
     """
 
     def __init__(
-        self, kustomize_dir: Path, repo_root: Path, *, label: str, environ: Mapping[str, str]
+        self,
+        kustomize_dir: Path,
+        repo_root: Path,
+        *,
+        label: str,
+        environ: Mapping[str, str],
+        helm: HelmCharts | None = None,
     ) -> None:
         self._dir = kustomize_dir
+        self._helm = helm
         self._repo_root = repo_root
         self._label = label
         self._environ = environ
@@ -186,6 +297,7 @@ class HybridBuild:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pipe: Path | None = None
         self._copy: Path | None = None
+        self._helm_args: list[str] = []
         self._timeout = DEFAULT_TIMEOUT
 
     def __enter__(self) -> HybridBuild:
@@ -206,7 +318,8 @@ class HybridBuild:
             self._stack.close()
 
     def _start(self) -> None:
-        check_references(self._dir, self._repo_root, label=self._label)
+        helm_charts = self._helm is not None
+        check_references(self._dir, self._repo_root, label=self._label, helm_charts=helm_charts)
         scratch = self._stack.enter_context(scratch_dir())
         copy = mirror(self._repo_root, self._dir, scratch)
         target = copy / HELM_OUTPUT_FILE
@@ -216,7 +329,9 @@ class HybridBuild:
         _add_resource(copy, HELM_OUTPUT_FILE, label=self._label)
         self._copy = copy
         self._timeout = engine_timeout(self._environ)
-        argv = [*kustomize_argv(self._environ), str(copy)]
+        roots = [self._repo_root, scratch.resolve()]
+        self._helm_args = _helm_args(self._helm, roots, scratch)
+        argv = [*kustomize_argv(self._environ), *self._helm_args, str(copy)]
         if hasattr(os, "mkfifo"):
             os.mkfifo(target, 0o600)
             self._pipe = target
@@ -244,7 +359,9 @@ class HybridBuild:
         data = join_stream(helm_docs).encode("utf-8")
         if self._proc is None or self._pipe is None:
             (self._copy / HELM_OUTPUT_FILE).write_bytes(data)
-            return build(self._copy, label=self._label, environ=self._environ)
+            argv = [*kustomize_argv(self._environ), *self._helm_args, str(self._copy)]
+            out = run_engine(argv, what=self._what, timeout=self._timeout)
+            return split_stream(out, f"kustomize:{self._label}")
         feeder = threading.Thread(
             target=_feed, args=(self._pipe, data, self._proc), name="lsp-render-feed"
         )

@@ -56,6 +56,8 @@ class HelmInputs:
         Print the charts' ``crds/`` first.
     skip_tests
         Leave out test hooks.
+    skip_hooks
+        Leave out every hook (``helm template --no-hooks``).
     kube_version
         ``.Capabilities.KubeVersion`` (``1.29``, ``1.29.3`` or ``v1.29.3``).
     api_versions
@@ -72,6 +74,7 @@ class HelmInputs:
     set_string_values: tuple[str, ...] = ()
     include_crds: bool = True
     skip_tests: bool = False
+    skip_hooks: bool = False
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
 

@@ -21,7 +21,7 @@ from lsp_render.core.engines import run_process
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.sources.helm.capabilities import normalize_kube_version
 from lsp_render.sources.helm.dependencies import built_chart, fingerprint, inspect_dependencies
-from lsp_render.sources.helm.values import load_values_file, values_to_json
+from lsp_render.sources.helm.values import values_error, values_to_json
 
 if TYPE_CHECKING:
     from lsp_render.sources.helm import HelmInputs
@@ -91,6 +91,8 @@ def template_argv(helm: Path, inputs: HelmInputs, chart_path: Path) -> list[str]
         argv.append("--include-crds")
     if inputs.skip_tests:
         argv.append("--skip-tests")
+    if inputs.skip_hooks:
+        argv.append("--no-hooks")
     if inputs.kube_version:
         argv += ["--kube-version", inputs.kube_version]
     for api in inputs.api_versions:
@@ -114,7 +116,14 @@ def _error_line(stderr: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def _run(argv: Sequence[str], *, chart: str, what: str, stdin: str | None = None) -> str:
+def _run(
+    argv: Sequence[str],
+    *,
+    chart: str,
+    what: str,
+    stdin: str | None = None,
+    value_files: Mapping[str, str] | None = None,
+) -> str:
     timeout = engine_timeout()
     try:
         # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.core.engines).
@@ -127,12 +136,21 @@ def _run(argv: Sequence[str], *, chart: str, what: str, stdin: str | None = None
         name = signal.Signals(-result.returncode).name
         raise RenderError(f"chart {chart}: {what} was killed by {name}")
     if result.returncode != 0:
-        raise RenderError(f"chart {chart}: {what} failed: {_error_line(result.stderr)}")
+        message = _error_line(result.stderr)
+        for path, label in (value_files or {}).items():
+            prefix = f"failed to parse {path}: "
+            if message.startswith(prefix):  # Helm could not read a value file: bad input
+                raise values_error(message[len(prefix) :], label)
+        raise RenderError(f"chart {chart}: {what} failed: {message}")
     return result.stdout
 
 
 def _check_inputs(inputs: HelmInputs) -> None:
-    """Fail on bad input before Helm does, with lsp-render's messages."""
+    """Fail on bad input before Helm does, with lsp-render's messages.
+
+    Value files are not read here: Helm reads them (a file it cannot parse is
+    reported as bad input by :func:`_run`).
+    """
     if len(inputs.release_name) > 53 or not _RELEASE_NAME.match(inputs.release_name):
         raise InputError(
             f"invalid release name {inputs.release_name!r}: at most 53 lowercase letters, "
@@ -140,13 +158,18 @@ def _check_inputs(inputs: HelmInputs) -> None:
         )
     if inputs.kube_version:
         normalize_kube_version(inputs.kube_version)
-    for path in inputs.value_files:
-        label = (
+
+
+def _labels(inputs: HelmInputs) -> dict[str, str]:
+    """Each value file's path as on helm's command line -> its name in messages."""
+    return {
+        str(path): (
             str(path.relative_to(inputs.repo_root))
             if path.is_relative_to(inputs.repo_root)
             else str(path)
         )
-        load_values_file(path, label=label)
+        for path in inputs.value_files
+    }
 
 
 def _inline_values(values: Mapping[str, Any], chart: str) -> str | None:
@@ -190,6 +213,7 @@ def render_stream(helm: Path, inputs: HelmInputs) -> str:
             chart=deps.name,
             what="helm template",
             stdin=stdin,
+            value_files=_labels(inputs),
         )
 
 

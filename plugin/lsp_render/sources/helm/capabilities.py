@@ -13,7 +13,15 @@ import re
 
 from lsp_render.core.errors import InputError, RenderError
 
-__all__ = ["check_kube_version_constraint", "normalize_kube_version"]
+__all__ = ["DEFAULT_KUBE_VERSION", "check_kube_version_constraint", "normalize_kube_version"]
+
+DEFAULT_KUBE_VERSION = "1.36.0"
+"""``.Capabilities.KubeVersion`` when nothing names one (a local run without ``KUBE_VERSION``).
+
+One value for every engine: Helm's own default is the Kubernetes client its
+build links (v1.36.0 for Helm 4.2, the embedded engine and the image; v1.35.0
+for Helm 4.1; v1.32.0 for Helm 3.17), so lsp-render always passes a version.
+"""
 
 _VERSION = re.compile(
     r"^v?(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"

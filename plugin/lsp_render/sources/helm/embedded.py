@@ -305,7 +305,11 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     except sdk.SdkError as exc:
         raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
     return assemble_stream(
-        files, crds, include_crds=inputs.include_crds, skip_tests=inputs.skip_tests
+        files,
+        crds,
+        include_crds=inputs.include_crds,
+        skip_tests=inputs.skip_tests,
+        skip_hooks=inputs.skip_hooks,
     )
 
 

@@ -127,15 +127,15 @@ class _Manifest:
 
 
 def split_manifests(text: str) -> list[str]:
-    """Split one rendered template on ``---`` exactly as Helm's ``SplitManifests``.
+    """Split one rendered template on ``---`` exactly as Helm 4.2's ``SplitManifests``.
 
-    Each piece is trimmed of surrounding whitespace; empty pieces are dropped.
+    Pieces that are only whitespace are dropped; the others lose their leading
+    whitespace and keep their trailing one (the last piece of a template keeps
+    its final newline, so ``helm template`` prints a blank line after it).
     """
     text = text.lstrip(_GO_SPACE)
-    if "---" not in text:  # most templates: no separator, no regex scan
-        return [text.strip(_GO_SPACE)] if text else []
-    pieces = _SEPARATOR.split(text)
-    return [piece.strip(_GO_SPACE) for piece in pieces if piece]
+    pieces = _SEPARATOR.split(text) if "---" in text else [text]
+    return [piece.lstrip(_GO_SPACE) for piece in pieces if piece.strip(_GO_SPACE)]
 
 
 def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
@@ -199,6 +199,7 @@ def assemble_stream(
     *,
     include_crds: bool,
     skip_tests: bool,
+    skip_hooks: bool = False,
 ) -> str:
     """Build the text ``helm template`` prints for one chart.
 
@@ -213,6 +214,8 @@ def assemble_stream(
         Print the CRDs first (``--include-crds``).
     skip_tests
         Leave out test hooks (``--skip-tests``).
+    skip_hooks
+        Leave out every hook (``--no-hooks``).
 
     Returns
     -------
@@ -237,7 +240,7 @@ def assemble_stream(
             events = _hook_events(annotations)
             if events is None:
                 generic.append(_Manifest(path, piece, kind, test=False))
-            elif events:
+            elif events and not skip_hooks:
                 hooks.append(_Manifest(path, piece, kind, test=bool(_TEST_EVENTS & set(events))))
     generic.sort(key=_kind_key)
     hooks.sort(key=_kind_key)
@@ -257,19 +260,18 @@ def assemble_stream(
 def stream_documents(stream: str) -> list[Document]:
     """Split a ``helm template`` stream into documents named by their ``# Source:`` line.
 
-    Every document ends in exactly one newline (trailing blank lines, which
-    Helm prints after some files, are dropped). A document without its own
-    ``# Source:`` line (the second document of a multi-document CRD file) takes
-    the name of the one before it.
+    Nothing is dropped or trimmed, so :func:`~lsp_render.core.manifests.join_stream`
+    gives back ``helm template``'s bytes: the comment-only ``# Source:`` document
+    of a CRD file that begins with a comment and ``---`` (kube-prometheus-stack's
+    CRDs) stays, and so do the blank lines Helm prints after a CRD file. A
+    document without its own ``# Source:`` line (the second document of a
+    multi-document CRD file) takes the name of the one before it.
     """
     documents: list[Document] = []
     source = "helm"
     for doc in split_stream(stream, "helm", keep_blank=True):
-        text = doc.text.rstrip(_GO_SPACE)
-        if not text:
-            continue
-        match = _SOURCE.match(text)
+        match = _SOURCE.match(doc.text)
         if match is not None:
             source = match.group(1).strip()
-        documents.append(Document(text + "\n", source))
+        documents.append(Document(doc.text, source, doc.separator))
     return documents

@@ -1,15 +1,24 @@
 """Helm values: read value files, layer them as ``helm -f`` does, apply ``--set``.
 
-YAML is read the way Helm reads it (``sigs.k8s.io/yaml`` over go-yaml v2):
-timestamps and ``=`` stay strings, only the first document of a file counts,
-and the top level must be a mapping. The result is handed to Helm as JSON, the
-same route Helm's own value files take, so numbers and keys end up typed alike.
+Value files are read by Helm itself: their bytes go to Helm's ``LoadValues``
+inside the embedded engine (:func:`parse_values`), never to a Python YAML
+parser, so ``2:30``, ``5e3``, ``0o10``, ``y:``/``on:`` keys, ``!!binary`` and
+multi-document files mean what they mean to ``helm template -f``. The helm
+binary engine hands the files themselves to ``helm``. Files, then inline
+values, then ``--set`` are layered in Helm's CLI order (``MergeValues``); the
+result reaches the engine as JSON, which Go reads with the same types
+(``float64`` numbers) as a value file.
+
+:class:`HelmYamlLoader` is the go-yaml-like PyYAML loader the Helm source uses
+for what is not values: rendered manifests' heads and ``Chart.yaml`` fields.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,17 +27,19 @@ import yaml
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.mappings import deep_merge
-from lsp_render.core.yamlfile import check_alias_expansion, yaml_error_line
 from lsp_render.sources.helm.strvals import SetValueError, parse_into
 
 __all__ = [
+    "MAX_VALUE_FILE_BYTES",
     "HelmYamlLoader",
     "apply_set_values",
     "ensure_json_values",
     "load_values_file",
     "load_yaml_first_document",
     "merge_values",
+    "parse_values",
     "plain_values",
+    "values_error",
     "values_to_json",
 ]
 
@@ -65,16 +76,95 @@ def load_yaml_first_document(text: str) -> Any:
     return next(documents, None)
 
 
-def _yaml_location(exc: yaml.YAMLError) -> str:
-    line = yaml_error_line(exc)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if line is not None:
-        return f"line {line}: {problem}"
-    return " ".join(str(problem).split())
+MAX_VALUE_FILE_BYTES = 5 << 20
+"""The largest value file read (Helm's own limit on a chart file, which the reader applies)."""
+
+_PROBE_CHART_YAML = b"apiVersion: v2\nname: values\nversion: 0.0.0\n"
+_LINE_ERROR = re.compile(r"yaml: line (\d+): (.*)$")
+_NOT_A_MAP = re.compile(r"cannot unmarshal (\w+) into Go value of type map")
+
+
+def _helm_python() -> Any:
+    try:
+        import helm_python
+    except ImportError as exc:
+        raise RenderError(
+            f"cannot read Helm value files without the helm-python-sdk package ({exc})"
+        ) from exc
+    return helm_python
+
+
+def _probe_archive(data: bytes) -> bytes:
+    """Pack a chart archive in memory whose ``values.yaml`` is ``data``, unchanged."""
+    buffer = io.BytesIO()
+    files = (("values/Chart.yaml", _PROBE_CHART_YAML), ("values/values.yaml", data))
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+        for name, content in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def values_error(detail: str, label: str) -> InputError:
+    """Turn Helm's value-file reader error into one line naming the file (and its line)."""
+    detail = " ".join(detail.split()).removeprefix("cannot load values.yaml: ")
+    match = _LINE_ERROR.search(detail)
+    if match is not None:
+        return InputError(f"{label}: invalid YAML at line {match[1]}: {match[2]}")
+    match = _NOT_A_MAP.search(detail)
+    if match is not None:
+        return InputError(
+            f"{label}: a value file must hold a mapping at the top level, not a {match[1]}"
+        )
+    detail = detail.removeprefix("cannot unmarshal yaml document: ")
+    detail = detail.removeprefix("error converting YAML to JSON: ")
+    return InputError(f"{label}: invalid YAML: {detail}")
+
+
+def parse_values(data: bytes, *, label: str) -> dict[str, Any]:
+    """Read value-file bytes with Helm's own reader (what ``helm -f`` does with them).
+
+    Helm's ``loader.LoadValues`` (sigs.k8s.io/yaml over go-yaml v2) runs inside
+    the embedded engine on the bytes as they are: ``2:30`` stays a string,
+    ``5e3`` and ``0o10`` are numbers, ``y``/``n``/``on``/``off`` keys are
+    booleans (``"true"``/``"false"``), ``!!binary`` is decoded, and every
+    document of the file is merged into the one before it.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    label
+        How error messages name the file.
+
+    Returns
+    -------
+    dict
+        The values, as Helm holds them (JSON types: numbers are ``int`` or ``float``).
+
+    Raises
+    ------
+    InputError
+        When Helm cannot read the bytes (the message gives the line when Helm does),
+        or the file is larger than :data:`MAX_VALUE_FILE_BYTES`.
+    RenderError
+        When the embedded engine is not installed.
+    """
+    if len(data) > MAX_VALUE_FILE_BYTES:
+        raise InputError(f"{label}: value file larger than {MAX_VALUE_FILE_BYTES >> 20} MiB")
+    helm = _helm_python()
+    try:
+        with helm.Chart.load_archive(_probe_archive(data)) as chart:
+            values: dict[str, Any] = chart.values
+    except helm.HelmError as exc:
+        raise values_error(str(getattr(exc, "detail", None) or exc), label) from exc
+    return values
 
 
 def load_values_file(path: Path, *, label: str) -> dict[str, Any]:
-    """Read one Helm value file into a mapping.
+    """Read one Helm value file into a mapping, with Helm's own reader (:func:`parse_values`).
 
     Parameters
     ----------
@@ -86,36 +176,20 @@ def load_values_file(path: Path, *, label: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        The file's top-level mapping; ``{}`` for an empty file.
+        The file's values; ``{}`` for an empty file.
 
     Raises
     ------
     InputError
-        When the file cannot be read, is not valid YAML (the message gives the
-        line), or does not hold a mapping.
+        When the file cannot be read, is too large, is not valid YAML (the
+        message gives the line), or does not hold a mapping.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"{label}: cannot read value file: {reason}") from exc
-    check_alias_expansion(text, label=label)  # an alias bomb would blow up as JSON
-    try:
-        data = load_yaml_first_document(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: invalid YAML at {_yaml_location(exc)}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(
-            f"{label}: a value file must hold a mapping at the top level, not a "
-            f"{type(data).__name__}"
-        )
-    try:
-        values_to_json(data)
-    except ValueError as exc:
-        raise InputError(f"{label}: {exc}") from exc
-    return data
+        with path.open("rb") as handle:
+            data = handle.read(MAX_VALUE_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{label}: cannot read value file: {exc.strerror or exc}") from exc
+    return parse_values(data, label=label)
 
 
 def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
