@@ -147,16 +147,22 @@ def _split_fast(text: str, source: str, *, keep_blank: bool) -> list[Document]:
     docs: list[Document] = []
     start = 0
     prefix = ""
+    separator = ""  # what precedes the document being collected
     for match in _SEPARATOR_LINE.finditer(text):
         body = prefix + text[start : match.start()]
         if body and (keep_blank or _CONTENT_LINE.search(body) is not None):
-            docs.append(Document(_terminate(body), source))
+            docs.append(Document(_terminate(body), source, separator))
         rest = match.group(1)
-        prefix = rest + "\n" if rest and not rest.startswith("#") else ""
+        if rest and not rest.startswith("#"):
+            separator = "---\n"  # "--- {a: 1}": the content belongs to the document
+            prefix = rest + "\n"
+        else:
+            separator = _terminate(match.group(0))
+            prefix = ""
         start = match.end()
     body = prefix + text[start:]
     if body and (keep_blank or _CONTENT_LINE.search(body) is not None):
-        docs.append(Document(_terminate(body), source))
+        docs.append(Document(_terminate(body), source, separator))
     return docs
 
 
