@@ -157,3 +157,10 @@ def test_unreachable_vault_exits_3(repo: Path) -> None:
 def test_no_vault_configured_exits_3(repo: Path) -> None:
     result = run(["secrets", "audit", str(repo)], env=base_env(repo.parent))
     assert_failure(result, 3, "VAULT_ADDR")
+
+
+def test_in_process_and_parallel_audits_agree(repo: Path, server: VaultServer) -> None:
+    one = _audit(repo, server.address, server.root_token, "--jobs", "1", "--format", "json")
+    two = _audit(repo, server.address, server.root_token, "--jobs", "2", "--format", "json")
+    assert (one.code, one.stdout) == (two.code, two.stdout)
+    assert one.code == 1

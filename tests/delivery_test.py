@@ -51,6 +51,7 @@ stringData:
   port: <path:secret/data/team-a/cfg#json | jsonPath {.db.ports[1]}>
   digest: <path:secret/data/team-a/db#password | sha256sum>
   literal: "hello {{ not a template }}"
+  unicode: "grüße 😀 {{ x }}"
 data:
   raw: <path:secret/data/team-a/db#b64>
   encoded: <path:secret/data/team-a/db#weird | base64encode>

@@ -253,3 +253,55 @@ def test_inline_values_mixed_with_value_files_are_refused(tmp_path: Path) -> Non
     path.write_text(text)
     result = _migrate(str(path), cwd=tmp_path)
     assert_failure(result, 1, "HELM_VALUES", "order is unknown")
+
+
+LOVELY_SET = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: apps
+spec:
+  goTemplate: true
+  generators:
+    - list:
+        elements: [{name: web}, {name: api}]
+  template:
+    metadata:
+      name: '{{.name}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://example.org/repo.git
+        path: 'apps/{{.name}}'
+        plugin:
+          name: argocd-lovely-plugin-v1.2
+          env:
+            - name: LOVELY_HELM_VALUES
+              value: values.yaml values-prod.yaml
+            - name: LOVELY_HELM_NAME
+              value: '{{.name}}'
+            - name: LOVELY_HELM_NAMESPACE
+              value: prod
+            - name: LOVELY_HELM_CRDS
+              value: "true"
+"""
+
+
+def test_lovely_application_set_maps_its_helm_settings(tmp_path: Path) -> None:
+    path = tmp_path / "appset.yaml"
+    path.write_text(LOVELY_SET)
+    assert _migrate("--write", str(path), cwd=tmp_path).code == 0
+    text = path.read_text()
+    plugin = yaml.safe_load(text)["spec"]["template"]["spec"]["source"]["plugin"]
+    assert plugin == {
+        "name": "lsp-render",
+        "parameters": [
+            {"name": "values-files", "array": ["values.yaml", "values-prod.yaml"]},
+            {"name": "release-name", "string": "{{.name}}"},
+            {"name": "namespace", "string": "prod"},
+        ],
+    }
+    assert "      name: '{{.name}}'\n" in text  # the generator's templates keep their quotes
+    patched = LOVELY_SET.replace("LOVELY_HELM_CRDS", "LOVELY_KUSTOMIZE_PATCH")
+    path.write_text(patched)
+    assert_failure(_migrate(str(path), cwd=tmp_path), 1, "LOVELY_KUSTOMIZE_PATCH", "lovely")

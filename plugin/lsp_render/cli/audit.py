@@ -34,6 +34,13 @@ def secrets() -> None:
     help="Only this environment (repeatable); apps without environment are then skipped.",
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes rendering the applications (default: the number of CPUs).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json"]),
@@ -42,7 +49,14 @@ def secrets() -> None:
     help="text: one line per missing secret; json: one JSON document (for CI).",
 )
 @click.pass_context
-def audit(ctx: click.Context, *, root: Path, envs: tuple[str, ...], output_format: str) -> None:
+def audit(
+    ctx: click.Context,
+    *,
+    root: Path,
+    envs: tuple[str, ...],
+    jobs: int | None,
+    output_format: str,
+) -> None:
     """Check that every Vault path and key the applications of ROOT use exists.
 
     Renders every application and environment as render-all does, placeholders
@@ -52,8 +66,9 @@ def audit(ctx: click.Context, *, root: Path, envs: tuple[str, ...], output_forma
     """
     from lsp_render.workflows.audit import audit as run_audit
     from lsp_render.workflows.audit import format_json, format_text
+    from lsp_render.workflows.discovery import default_jobs
 
-    report = run_audit(root, environ=_environ(ctx), envs=envs)
+    report = run_audit(root, environ=_environ(ctx), envs=envs, jobs=jobs or default_jobs())
     text = format_json(report) if output_format == "json" else format_text(report)
     sys.stdout.write(text)
     sys.stdout.flush()

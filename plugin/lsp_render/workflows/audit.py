@@ -1,9 +1,10 @@
 """``secrets audit``: check that every secret a deployment repository names exists in Vault.
 
-Every (application, environment) pair is rendered as ``render-all`` renders it,
-with the placeholders left as they are (whatever the delivery mode). Each
-placeholder is recorded with its path, key and version and who uses it (the
-application, the environment, the file and the object). Then Vault is asked once
+Every (application, environment) pair is rendered as ``render-all`` renders it
+(in ``jobs`` worker processes), with the placeholders left as they are (whatever
+the delivery mode). Each placeholder is recorded with its path, key and version
+and who uses it (the application, the environment, the file and the object).
+Then Vault is asked once
 per distinct secret (path and version: the Vault backend's deduplication, one
 read each, concurrently) whether it exists and holds the key. No value is ever
 kept beyond that check, and none is printed: the report names paths and keys only.
@@ -18,13 +19,17 @@ be reached (``BackendUnavailableError``).
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from lsp_render.core.context import SecretOptions
-from lsp_render.core.errors import ExitCode, LspRenderError
+from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
 from lsp_render.secrets.backend import SecretRef, SecretResult
 from lsp_render.workflows.discovery import Pair, discover_pairs
 from lsp_render.workflows.worker import PER_APP_VARIABLES
@@ -147,6 +152,36 @@ def _usages(pair: Pair, environ: Mapping[str, str]) -> list[tuple[Usage, SecretR
     return found
 
 
+def _pair_usages(pair: Pair, environ: Mapping[str, str]) -> list[tuple[Usage, SecretRef]] | str:
+    """Return the placeholders of one pair, or the one-line reason it failed to render."""
+    try:
+        return _usages(pair, environ)
+    except LspRenderError as exc:
+        return exc.message
+    except Exception as exc:
+        return f"internal error ({type(exc).__name__} at {innermost_frame(exc)}); please report it"
+
+
+def _init_worker() -> None:
+    """Give each worker's Helm engine one CPU, as render-all's workers have."""
+    os.environ.setdefault("GOMAXPROCS", "1")
+
+
+def _all_usages(
+    pairs: Sequence[Pair], environ: Mapping[str, str], jobs: int
+) -> list[list[tuple[Usage, SecretRef]] | str]:
+    """Render every pair, ``jobs`` at a time (1: in this process), in pair order."""
+    workers = min(jobs, len(pairs))
+    if workers <= 1:
+        return [_pair_usages(pair, environ) for pair in pairs]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker
+    ) as pool:
+        return list(pool.map(_pair_usages, pairs, repeat(environ)))
+
+
 def _check(usage: Usage, result: SecretResult | None) -> str | None:
     """Return why ``usage`` is missing, or ``None`` when its key exists."""
     if result is None or result.data is None:
@@ -156,7 +191,9 @@ def _check(usage: Usage, result: SecretResult | None) -> str | None:
     return None
 
 
-def audit(root: Path, *, environ: Mapping[str, str], envs: Sequence[str] = ()) -> AuditReport:
+def audit(
+    root: Path, *, environ: Mapping[str, str], envs: Sequence[str] = (), jobs: int = 1
+) -> AuditReport:
     """Audit every placeholder of the repository under ``root`` against Vault.
 
     Parameters
@@ -168,6 +205,8 @@ def audit(root: Path, *, environ: Mapping[str, str], envs: Sequence[str] = ()) -
         Argo CD variables naming one application are dropped.
     envs
         Only these environments (empty: all).
+    jobs
+        Worker processes rendering the pairs (1: in this process).
 
     Returns
     -------
@@ -188,11 +227,10 @@ def audit(root: Path, *, environ: Mapping[str, str], envs: Sequence[str] = ()) -
     }
     report = AuditReport()
     refs: dict[Usage, SecretRef] = {}
-    for pair in discover_pairs(root.resolve(), env, envs):
-        try:
-            found = _usages(pair, env)
-        except LspRenderError as exc:
-            report.failed[pair.label] = exc.message
+    pairs = discover_pairs(root.resolve(), env, envs)
+    for pair, found in zip(pairs, _all_usages(pairs, env, jobs), strict=True):
+        if isinstance(found, str):
+            report.failed[pair.label] = found
             continue
         for usage, ref in found:
             if usage not in refs:

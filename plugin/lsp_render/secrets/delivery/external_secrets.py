@@ -24,14 +24,19 @@ The object (``external-secrets.io/v1``):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretKey, SecretSpec, Use, escape_template_text
+from lsp_render.secrets.delivery.model import (
+    SecretKey,
+    SecretSpec,
+    Use,
+    escape_template_text,
+    go_string,
+)
 from lsp_render.secrets.delivery.templates import gjson_path, key_template, literal_template
 from lsp_render.secrets.modifiers import Modifier
 
@@ -144,7 +149,7 @@ class _Builder:
             property_, rest = _property(use, where)
             remote = self.remote(use, property_, decode=False, where=where)
             name = self.add(remote, use.key, exact=False)
-            return "index . " + json.dumps(name), rest
+            return "index . " + go_string(name), rest
 
         return key_template(key, value)
 
@@ -186,7 +191,7 @@ def external_secret(
         if key.literal is not None:
             data[key.name] = literal_template(key.literal)
         elif templated:
-            data[key.name] = templated.get(key.name) or "{{ index . " + json.dumps(key.name) + " }}"
+            data[key.name] = templated.get(key.name) or "{{ index . " + go_string(key.name) + " }}"
     template: dict[str, Any] = {"engineVersion": "v2", "type": spec.type or "Opaque"}
     metadata = _metadata(spec)
     if metadata:

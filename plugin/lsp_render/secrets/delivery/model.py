@@ -46,6 +46,7 @@ __all__ = [
     "Source",
     "Use",
     "escape_template_text",
+    "go_string",
     "one_source",
     "read_secret",
     "refuse_outside",
@@ -208,9 +209,18 @@ def escape_template_text(text: str, delims: tuple[str, str] = ("{{", "}}")) -> s
     """
     if delims[0] not in text:
         return text
+    return f"{delims[0]} {go_string(text)} {delims[1]}"
+
+
+def go_string(text: str) -> str:
+    r"""Return ``text`` as a Go string literal.
+
+    JSON's escapes are Go's, except that Go refuses ``\u`` escapes of UTF-16
+    surrogate halves, so characters outside ASCII are written as themselves.
+    """
     import json
 
-    return f"{delims[0]} {json.dumps(text)} {delims[1]}"
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _str_map(value: Any, where: str) -> dict[str, str]:

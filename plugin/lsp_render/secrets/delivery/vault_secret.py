@@ -13,12 +13,11 @@ exit 2.
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 
 from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretSpec, Use, one_source
+from lsp_render.secrets.delivery.model import SecretSpec, Use, go_string, one_source
 from lsp_render.secrets.delivery.templates import key_template, literal_template
 from lsp_render.secrets.modifiers import Modifier
 
@@ -36,7 +35,7 @@ def _value(use: Use, *, where: str) -> tuple[str, tuple[Modifier, ...]]:
             f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
             "use inline or external-secrets delivery"
         )
-    return "index .Secrets " + json.dumps(use.key), use.modifiers
+    return "index .Secrets " + go_string(use.key), use.modifiers
 
 
 def vault_secret(spec: SecretSpec) -> dict[str, Any]:
