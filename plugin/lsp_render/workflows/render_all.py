@@ -13,18 +13,19 @@ once per worker that renders it; scratch spaces stay private to each render.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode
@@ -149,25 +150,57 @@ def run_pairs(
     results: list[PairResult] = []
     tasks = plan_tasks(pairs, jobs)
     workers = min(jobs, len(tasks))
-    if workers <= 1:
-        for task in tasks:
-            for result in render_pairs(task, job):
-                results.append(result)
-                on_result(result)
-    else:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=_context(), initializer=init_worker, initargs=(job,)
-        ) as pool:
-            futures: dict[Future[list[PairResult]], list[Pair]] = {
-                pool.submit(render_pairs_in_worker, task): task for task in tasks
-            }
-            try:
-                _collect(futures, results, on_result)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+    with _shared_reads(job, workers) as shared:
+        if workers <= 1:
+            for task in tasks:
+                for result in render_pairs(task, job):
+                    results.append(result)
+                    on_result(result)
+        else:
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_context(),
+                initializer=init_worker,
+                initargs=(job, shared),
+            ) as pool:
+                futures: dict[Future[list[PairResult]], list[Pair]] = {
+                    pool.submit(render_pairs_in_worker, task): task for task in tasks
+                }
+                try:
+                    _collect(futures, results, on_result)
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     ordered = sorted(results, key=lambda result: result.pair.sort_key)
     return RenderAllReport(tuple(ordered), time.perf_counter() - start, max(1, workers))
+
+
+@contextlib.contextmanager
+def _shared_reads(job: RenderJob, workers: int) -> Iterator[Any]:
+    """Share Vault reads between the run's renders (``secrets/backends/shared_reads.py``).
+
+    Only when the renders may read Vault and ``LSP_RENDER_SECRET_CACHE_TTL`` is not
+    0: in this process for one worker, else in a manager process the workers reach.
+    """
+    from lsp_render.secrets.backends import shared_reads
+
+    ttl = shared_reads.ttl_from(job.environ)
+    vault = not job.secrets.no_secrets and job.secrets.secrets_file is None
+    if not (vault and ttl > 0 and job.environ.get("VAULT_ADDR")):
+        yield None
+        return
+    if workers <= 1:
+        shared_reads.install(shared_reads.SharedReads(ttl))
+        try:
+            yield None
+        finally:
+            shared_reads.install(None)
+        return
+    manager, proxy = shared_reads.start_manager(ttl)
+    try:
+        yield proxy
+    finally:
+        manager.shutdown()  # the values read go with its memory
 
 
 def _collect(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
@@ -194,8 +195,10 @@ def render_pairs(pairs: Sequence[Pair], job: RenderJob) -> list[PairResult]:
 _JOB: RenderJob | None = None
 
 
-def init_worker(job: RenderJob) -> None:
+def init_worker(job: RenderJob, shared_reads: Any = None) -> None:
     """Pool initializer: remember the shared settings once per worker process.
+
+    ``shared_reads`` is the run's proxy of shared Vault reads (or None).
 
     Each worker is one of ``--jobs`` processes sharing the CPUs, so the Helm
     engine's Go runtime (started when the first chart is rendered) is given one
@@ -204,6 +207,10 @@ def init_worker(job: RenderJob) -> None:
     """
     global _JOB  # noqa: PLW0603 - one job per worker process
     _JOB = job
+    if shared_reads is not None:
+        from lsp_render.secrets.backends import shared_reads as reads
+
+        reads.install(shared_reads)
     os.environ.setdefault("GOMAXPROCS", "1")
 
 

@@ -190,8 +190,14 @@ class VaultBackend:
             len(wanted),
             len(wanted) - len(targets),
         )
-        fetched = self._parallel(lambda t: self._fetch(client, t), targets)
-        self._outcomes.update(zip(targets, fetched, strict=True))
+        from lsp_render.secrets.backends import shared_reads
+
+        shared = shared_reads.installed()
+        if shared is not None:
+            self._read_shared(shared, client, targets)
+        else:
+            fetched = self._parallel(lambda t: self._fetch(client, t), targets)
+            self._outcomes.update(zip(targets, fetched, strict=True))
         outcomes = self._outcomes
         results: dict[SecretRef, SecretResult] = {}
         for ref in unique:
@@ -420,6 +426,52 @@ class VaultBackend:
         return _Plan(target=_Target(mount.path.rstrip("/"), sub, kv, version))
 
     # -- reads --------------------------------------------------------------------------------
+
+    def _read_shared(self, shared: Any, client: hvac.Client, targets: list[_Target]) -> None:
+        """Read ``targets`` through the run's shared reads (``render-all``), once per run.
+
+        Every key is claimed before any wait, and claimed keys are read first, so two
+        renders never wait on each other; a failed read is released, not kept.
+        """
+        from lsp_render.secrets.backends.shared_reads import HIT, MINE
+
+        identity = cache_identity(self.config)
+        keys = {t: (identity, t.mount, t.sub, t.kv, t.version) for t in targets}
+        mine: list[_Target] = []
+        pending: list[_Target] = []
+        for target in targets:
+            state, value = shared.claim(keys[target])
+            if state == HIT:
+                self._outcomes[target] = value
+            else:
+                (mine if state == MINE else pending).append(target)
+        hits = len(targets) - len(mine) - len(pending)
+        _log.debug("vault: %d read(s) shared with earlier renders of this run", hits)
+        self._fetch_claimed(shared, client, mine, keys)
+        for target in pending:
+            state, value = shared.wait(keys[target], min(30.0, self.config.budget))
+            if state == HIT:
+                self._outcomes[target] = value
+            elif state == MINE:
+                self._fetch_claimed(shared, client, [target], keys)
+            else:  # the other render is still at it: read without sharing
+                self._outcomes[target] = self._fetch(client, target)
+
+    def _fetch_claimed(
+        self, shared: Any, client: hvac.Client, claimed: list[_Target], keys: dict[_Target, Any]
+    ) -> None:
+        try:
+            fetched = self._parallel(lambda t: self._fetch(client, t), claimed)
+        except BaseException:
+            for target in claimed:
+                shared.release(keys[target])
+            raise
+        for target, outcome in zip(claimed, fetched, strict=True):
+            self._outcomes[target] = outcome
+            if outcome.data is not None:
+                shared.put(keys[target], outcome)
+            else:
+                shared.release(keys[target])
 
     def _parallel(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
         return run_parallel(fn, items, MAX_WORKERS)
