@@ -61,9 +61,30 @@ class Terminated(BaseException):
     """Raised in the main thread when Argo CD's deadline sends SIGTERM."""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     del frame
+    engines = sys.modules.get("lsp_render.core.engines")  # none started if not imported
+    if engines is not None and engines.defer_signal(signum):
+        return  # an engine is being started: raised again as soon as it is tracked
     raise Terminated(signal.Signals(signum).name)
+
+
+def _kill_engines() -> None:
+    engines = sys.modules.get("lsp_render.core.engines")
+    if engines is not None:
+        engines.kill_engines()
+
+
+def _terminated(exc: BaseException) -> Terminated | None:
+    """Find SIGTERM behind another exception (Python wraps it raised inside ``__set_name__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Terminated):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class _NotPlainError(Exception):
@@ -199,6 +220,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             sys.stderr.write(f"lsp-render: detail: {exc.detail}\n")
         sys.exit(exc.exit_code)
     except Terminated as exc:
+        _kill_engines()
         report_error(f"terminated by {exc} before the render finished; nothing was printed", None)
         sys.exit(ExitCode.RENDER_FAILED)
     except KeyboardInterrupt:
@@ -207,6 +229,13 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except BrokenPipeError:
         sys.exit(ExitCode.RENDER_FAILED)
     except Exception as exc:
+        _kill_engines()
+        signalled = _terminated(exc)
+        if signalled is not None:
+            report_error(
+                f"terminated by {signalled} before the render finished; nothing was printed", None
+            )
+            sys.exit(ExitCode.RENDER_FAILED)
         where = innermost_frame(exc)
         report_error(f"internal error ({type(exc).__name__} at {where}); please report it", None)
         sys.exit(ExitCode.RENDER_FAILED)

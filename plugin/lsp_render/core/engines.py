@@ -1,4 +1,11 @@
-"""Run an external engine (kustomize, kubectl, helm): argv only, a timeout, no shell."""
+"""Run an external engine (kustomize, kubectl, helm): argv only, a timeout, no shell.
+
+Every engine runs in its own process group and is tracked from the moment it exists
+until it is reaped, so that Argo CD's deadline (SIGTERM, raised as an exception in the
+main thread wherever it lands) can always kill what is still running:
+:func:`defer_signal` keeps the signal while an engine is being started (an exception
+inside ``Popen`` would lose the child), and :func:`kill_engines` ends the rest.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +23,10 @@ from lsp_render.core.errors import InputError, RenderError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "defer_signal",
     "engine_message",
     "engine_timeout",
+    "kill_engines",
     "run_engine",
     "run_process",
     "start_engine",
@@ -50,6 +59,59 @@ _HINTS = (
         "a Chart.yaml) renders the chart and this kustomization patches it (examples/hybrid)",
     ),
 )
+
+# Engines started and not reaped yet, by pid; a signal that arrived while one was starting.
+_live: dict[int, subprocess.Popen[bytes]] = {}
+_starting = 0
+_pending: list[int] = []
+
+
+def defer_signal(signum: int) -> bool:
+    """Keep a signal that arrives while an engine is being started; raise it once tracked.
+
+    For the SIGTERM handler: an exception raised inside ``subprocess.Popen`` after the
+    fork leaves a child nobody can kill.
+
+    Parameters
+    ----------
+    signum
+        The signal received.
+
+    Returns
+    -------
+    bool
+        ``True`` when the signal was kept (the handler returns); ``False`` otherwise.
+    """
+    if _starting:
+        _pending.append(signum)
+        return True
+    return False
+
+
+def kill_engines() -> None:
+    """Kill every engine still running, with everything it started, and reap it."""
+    for proc in list(_live.values()):
+        _kill_group(proc)
+
+
+def _spawn(argv: Sequence[str], **options: object) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group and track it until it is reaped."""
+    global _starting  # noqa: PLW0603 - one counter per process, read by the signal handler
+    _starting += 1
+    try:
+        proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+            list(argv), start_new_session=True, **options
+        )
+        _live[proc.pid] = proc
+    finally:
+        _starting -= 1
+        if _pending and not _starting:
+            signal.raise_signal(_pending.pop())  # its handler raises now, the engine is tracked
+    return proc
+
+
+def _reaped(proc: subprocess.Popen[bytes]) -> None:
+    _live.pop(proc.pid, None)
 
 
 def engine_timeout(environ: Mapping[str, str]) -> float:
@@ -145,12 +207,8 @@ def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
     """
     deadline.check(what)
     try:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+        return _spawn(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as exc:
         msg = f"{what}: cannot run {argv[0]}: {exc.strerror}"
@@ -173,6 +231,7 @@ def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> 
     except BaseException:
         _kill_group(proc)
         raise
+    _reaped(proc)
     completed = subprocess.CompletedProcess(
         proc.args, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
@@ -183,6 +242,7 @@ def stop_engine(proc: subprocess.Popen[bytes]) -> None:
     """Kill an engine of :func:`start_engine` that is no longer needed, and reap it."""
     if proc.returncode is None:
         _kill_group(proc)
+    _reaped(proc)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
@@ -231,19 +291,19 @@ def run_process(
     """
     deadline.check(Path(argv[0]).name)
     timeout = deadline.clamp(timeout)
-    proc = subprocess.Popen(
-        list(argv),
+    proc = _spawn(
+        argv,
         cwd=cwd,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     try:
         out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
     except BaseException:
         _kill_group(proc)
         raise
+    _reaped(proc)
     return subprocess.CompletedProcess(
         list(argv), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
@@ -254,6 +314,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     # The pipes may be held open by nothing now; do not wait on them, only reap.
     proc.wait()
+    _reaped(proc)
 
 
 def engine_message(stderr: str) -> str:
