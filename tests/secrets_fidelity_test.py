@@ -258,3 +258,34 @@ def test_case3_a_marker_broken_by_the_wrapping_is_still_found(tmp_path: Path) ->
     out = _render(text, {"secret/app": {"password": "hunter2"}}, tmp_path)
     decoded = base64.b64decode(yaml.safe_load(out)["data"]["k"]).decode()
     assert decoded == "x" * pad + "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("modifier", "secret"),
+    [
+        ("jsonParse", "[" * 100_000 + "]" * 100_000),  # past Python's recursion limit
+        ("jsonParse", "[" * 201 + "]" * 201),
+        ("yamlParse", "[" * 201 + "]" * 201),
+    ],
+    ids=["json-huge", "json-201", "yaml-201"],
+)
+def test_case4_deeply_nested_values_are_exit_2_not_a_crash(
+    modifier: str, secret: str, tmp_path: Path
+) -> None:
+    text = THING + f"  v: <path:secret/app#y | {modifier}>\n"
+    with pytest.raises(LspRenderError) as caught:
+        _render(text, {"secret/app": {"y": secret}}, tmp_path)
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert "deeper than 200 levels" in str(caught.value)
+    assert "<path:secret/app#y>" in str(caught.value)
+
+
+def test_case4_nesting_at_the_limit_renders(tmp_path: Path) -> None:
+    text = THING + "  v: <path:secret/app#y | jsonParse>\n"
+    out = _render(text, {"secret/app": {"y": "[" * 200 + "]" * 200}}, tmp_path)
+    value = yaml.safe_load(out)["spec"]["v"]
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    assert depth == 200
