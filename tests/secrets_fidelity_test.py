@@ -289,3 +289,22 @@ def test_case4_nesting_at_the_limit_renders(tmp_path: Path) -> None:
         depth += 1
         value = value[0] if value else None
     assert depth == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "kind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: <path:secret/app#y | yamlParse>\n",
+        "kind: Thing\nmetadata:\n  name: t\nspec:\n  v: 'x <path:secret/app#y | yamlParse>'\n",
+        "kind: Thing\nmetadata:\n  name: t\nspec:\n  v: 'x <path:secret/app#l | yamlParse>'\n",
+    ],
+    ids=["configmap", "inside-a-string", "list-inside-a-string"],
+)
+def test_case4_an_infinity_without_a_text_form_is_exit_2(body: str, tmp_path: Path) -> None:
+    """Go's JSON has no infinity; where one must become text, refuse (never 'Infinity')."""
+    with pytest.raises(LspRenderError) as caught:
+        _render(
+            "apiVersion: v1\n" + body, {"secret/app": {"y": ".inf", "l": "[1, .nan]"}}, tmp_path
+        )
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert "<path:secret/app#" in str(caught.value)

@@ -31,6 +31,7 @@ from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.manifests import Document
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.secrets.modifiers import ModifierError
 from lsp_render.secrets.placeholders import (
     Placeholder,
     PlaceholderSyntaxError,
@@ -425,10 +426,14 @@ def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int
 def _replacement_edit(plan: DocumentPlan, site: _Site, value: Any) -> tuple[int, int, str]:
     text = plan.doc.text
     node = site.node
-    if site.base64:
-        value = base64.b64encode(stringify(value).encode()).decode("ascii")
-    elif plan.stringify_all:
-        value = stringify(value)
+    try:
+        if site.base64:
+            value = base64.b64encode(stringify(value).encode()).decode("ascii")
+        elif plan.stringify_all:
+            value = stringify(value)
+    except ModifierError as err:
+        labels = ", ".join(bound.placeholder.label for bound in site.bounds)
+        raise InputError(f"{plan.label}: {err} for placeholder {labels} in {site.field}") from None
     start, end = node.start_mark.index, node.end_mark.index
     properties = _PROPERTIES.match(text, start, end)
     if properties is not None:  # an anchor or a tag stays in front of the new value
