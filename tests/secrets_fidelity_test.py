@@ -308,3 +308,24 @@ def test_case4_an_infinity_without_a_text_form_is_exit_2(body: str, tmp_path: Pa
         )
     assert caught.value.exit_code == ExitCode.BAD_INPUT
     assert "<path:secret/app#" in str(caught.value)
+
+
+def test_case1_remove_missing_in_a_json_document(tmp_path: Path) -> None:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "s",
+            "annotations": {
+                "avp.kubernetes.io/path": "secret/app",
+                "avp.kubernetes.io/remove-missing": "true",
+            },
+        },
+        "data": {"B": "<nope>", "A": "<secret>", "C": "<nope2>", "D": "<nope3>"},
+        "stringData": {"E": "<nope>", "F": "<nope2>"},
+    }
+    out = _render(json.dumps(doc, indent=2), {"secret/app": {"secret": "czNjcjN0"}}, tmp_path)
+    py, go = _both(out, tmp_path)
+    for obj in (py[0], go[0]):
+        assert obj["data"] == {"A": "czNjcjN0"}
+        assert not obj.get("stringData")
