@@ -258,3 +258,74 @@ def test_case3_a_marker_broken_by_the_wrapping_is_still_found(tmp_path: Path) ->
     out = _render(text, {"secret/app": {"password": "hunter2"}}, tmp_path)
     decoded = base64.b64decode(yaml.safe_load(out)["data"]["k"]).decode()
     assert decoded == "x" * pad + "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("modifier", "secret"),
+    [
+        ("jsonParse", "[" * 100_000 + "]" * 100_000),  # past Python's recursion limit
+        ("jsonParse", "[" * 201 + "]" * 201),
+        ("yamlParse", "[" * 201 + "]" * 201),
+    ],
+    ids=["json-huge", "json-201", "yaml-201"],
+)
+def test_case4_deeply_nested_values_are_exit_2_not_a_crash(
+    modifier: str, secret: str, tmp_path: Path
+) -> None:
+    text = THING + f"  v: <path:secret/app#y | {modifier}>\n"
+    with pytest.raises(LspRenderError) as caught:
+        _render(text, {"secret/app": {"y": secret}}, tmp_path)
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert "deeper than 200 levels" in str(caught.value)
+    assert "<path:secret/app#y>" in str(caught.value)
+
+
+def test_case4_nesting_at_the_limit_renders(tmp_path: Path) -> None:
+    text = THING + "  v: <path:secret/app#y | jsonParse>\n"
+    out = _render(text, {"secret/app": {"y": "[" * 200 + "]" * 200}}, tmp_path)
+    value = yaml.safe_load(out)["spec"]["v"]
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    assert depth == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "kind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: <path:secret/app#y | yamlParse>\n",
+        "kind: Thing\nmetadata:\n  name: t\nspec:\n  v: 'x <path:secret/app#y | yamlParse>'\n",
+        "kind: Thing\nmetadata:\n  name: t\nspec:\n  v: 'x <path:secret/app#l | yamlParse>'\n",
+    ],
+    ids=["configmap", "inside-a-string", "list-inside-a-string"],
+)
+def test_case4_an_infinity_without_a_text_form_is_exit_2(body: str, tmp_path: Path) -> None:
+    """Go's JSON has no infinity; where one must become text, refuse (never 'Infinity')."""
+    with pytest.raises(LspRenderError) as caught:
+        _render(
+            "apiVersion: v1\n" + body, {"secret/app": {"y": ".inf", "l": "[1, .nan]"}}, tmp_path
+        )
+    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert "<path:secret/app#" in str(caught.value)
+
+
+def test_case1_remove_missing_in_a_json_document(tmp_path: Path) -> None:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "s",
+            "annotations": {
+                "avp.kubernetes.io/path": "secret/app",
+                "avp.kubernetes.io/remove-missing": "true",
+            },
+        },
+        "data": {"B": "<nope>", "A": "<secret>", "C": "<nope2>", "D": "<nope3>"},
+        "stringData": {"E": "<nope>", "F": "<nope2>"},
+    }
+    out = _render(json.dumps(doc, indent=2), {"secret/app": {"secret": "czNjcjN0"}}, tmp_path)
+    py, go = _both(out, tmp_path)
+    for obj in (py[0], go[0]):
+        assert obj["data"] == {"A": "czNjcjN0"}
+        assert not obj.get("stringData")

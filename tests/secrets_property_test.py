@@ -174,6 +174,7 @@ def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:
     max_examples=6,
     deadline=None,
     derandomize=True,
+    database=None,  # nothing written into the checkout
     phases=[Phase.explicit, Phase.generate],  # no shrinking: each run starts Kustomize
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

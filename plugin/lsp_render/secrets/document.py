@@ -31,6 +31,7 @@ from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.manifests import Document
 from lsp_render.core.yamlfile import yaml_error_position
 from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.secrets.modifiers import ModifierError
 from lsp_render.secrets.placeholders import (
     Placeholder,
     PlaceholderSyntaxError,
@@ -38,6 +39,7 @@ from lsp_render.secrets.placeholders import (
     kv_read_version,
     might_hold_placeholder,
 )
+from lsp_render.secrets.removal import block_entry_span, flow_removal_spans
 from lsp_render.secrets.resolve import Bound, MissingKeyError, resolve_string, stringify
 from lsp_render.secrets.scan import ANNOTATION_PREFIX, is_candidate
 from lsp_render.secrets.shield import Shield
@@ -387,60 +389,6 @@ def _line_rest(text: str, index: int) -> str:
     return text[index : end if end >= 0 else len(text)]
 
 
-def _block_entry_span(
-    text: str, key_node: yaml.Node, value_node: yaml.Node
-) -> tuple[int, int] | None:
-    """Span of a block-mapping entry as whole lines, or None when it shares a line."""
-    start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-    if text[start : key_node.start_mark.index].strip():
-        return None
-    end = value_node.end_mark.index
-    if end > 0 and text[end - 1] != "\n":
-        rest = _line_rest(text, end)
-        if rest.strip() and not rest.lstrip().startswith("#"):
-            return None
-        end = min(len(text), end + len(rest) + 1)
-    return start, end
-
-
-def _flow_removal_spans(
-    text: str, entries: list[tuple[yaml.Node, yaml.Node]], removed: list[int]
-) -> list[tuple[int, int]]:
-    """Spans that cut entries out of a flow mapping, one per run of adjacent entries.
-
-    A run followed by a kept entry goes from its first key to that entry's key (its
-    commas and comments with it); a run that ends the mapping goes from the end of
-    the entry before it; a run of every entry leaves ``{}``. The spans are disjoint
-    by construction, however many neighbours go.
-    """
-    spans: list[tuple[int, int]] = []
-    last = len(entries) - 1
-    index = 0
-    while index < len(removed):
-        first = removed[index]
-        while index + 1 < len(removed) and removed[index + 1] == removed[index] + 1:
-            index += 1
-        end_entry = removed[index]
-        index += 1
-        if end_entry < last:
-            spans.append(
-                (entries[first][0].start_mark.index, entries[end_entry + 1][0].start_mark.index)
-            )
-        elif first > 0:
-            spans.append(
-                (entries[first - 1][1].end_mark.index, entries[end_entry][1].end_mark.index)
-            )
-        else:
-            end = entries[end_entry][1].end_mark.index
-            after = end
-            while after < len(text) and text[after] in " \t\r\n":
-                after += 1
-            if after < len(text) and text[after] == ",":
-                end = after + 1
-            spans.append((entries[0][0].start_mark.index, end))
-    return spans
-
-
 def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int, str]]:
     """Edits that drop the entries of ``gone`` (remove-missing), grouped by their map."""
     text = plan.doc.text
@@ -459,12 +407,12 @@ def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int
         entries = list(parent.value)
         if flow:
             edits.extend(
-                (a, b, "") for a, b in _flow_removal_spans(text, entries, sorted(positions))
+                (a, b, "") for a, b in flow_removal_spans(text, entries, sorted(positions))
             )
             continue
         for position in sorted(positions):
             key_node, value_node = entries[position]
-            span = _block_entry_span(text, key_node, value_node)
+            span = block_entry_span(text, key_node, value_node)
             if span is None:
                 field_name = next(s.field for s in gone if s.key_node is key_node)
                 raise InputError(
@@ -478,10 +426,14 @@ def _removal_edits(plan: DocumentPlan, gone: list[_Site]) -> list[tuple[int, int
 def _replacement_edit(plan: DocumentPlan, site: _Site, value: Any) -> tuple[int, int, str]:
     text = plan.doc.text
     node = site.node
-    if site.base64:
-        value = base64.b64encode(stringify(value).encode()).decode("ascii")
-    elif plan.stringify_all:
-        value = stringify(value)
+    try:
+        if site.base64:
+            value = base64.b64encode(stringify(value).encode()).decode("ascii")
+        elif plan.stringify_all:
+            value = stringify(value)
+    except ModifierError as err:
+        labels = ", ".join(bound.placeholder.label for bound in site.bounds)
+        raise InputError(f"{plan.label}: {err} for placeholder {labels} in {site.field}") from None
     start, end = node.start_mark.index, node.end_mark.index
     properties = _PROPERTIES.match(text, start, end)
     if properties is not None:  # an anchor or a tag stays in front of the new value

@@ -196,14 +196,36 @@ def _apply(modifier: Modifier, value: Any) -> Any:  # noqa: PLR0911
     raise ModifierError(f"invalid modifier {name!r}")  # pragma: no cover - parse refuses it
 
 
+MAX_DEPTH = 200
+"""How deep a parsed value may nest (deeper would exhaust the writers' recursion)."""
+
+
+def _too_deep(name: str) -> ModifierError:
+    return ModifierError(f"{name}: value nests deeper than {MAX_DEPTH} levels", bad_input=True)
+
+
+def _check_depth(name: str, value: Any) -> Any:
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise _too_deep(name)
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children)
+    return value
+
+
 def _json_loads(name: str, text: str) -> Any:
     try:
-        return json.loads(text)
+        return _check_depth(name, json.loads(text))
     except json.JSONDecodeError as err:
         # err.msg and the position only: the document itself stays out of the message
         raise ModifierError(
             f"{name}: value is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
         ) from None
+    except RecursionError:
+        raise _too_deep(name) from None
 
 
 _MAX_NODES = 1_000_000
@@ -235,6 +257,8 @@ def _yaml_loads(text: str) -> Any:
 
     try:
         data = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+    except RecursionError:
+        raise _too_deep("yamlParse") from None
     except yaml.YAMLError as err:
         position = yaml_error_position(err)
         where = f" at line {position[0]} column {position[1]}" if position is not None else ""
@@ -253,6 +277,8 @@ def _jsonable(value: Any, stack: list[int], count: list[int]) -> Any:
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         if id(value) in stack:
             raise ModifierError("yamlParse: value holds an alias to itself", bad_input=True)
+        if len(stack) >= MAX_DEPTH:
+            raise _too_deep("yamlParse")
         stack.append(id(value))
         try:
             if isinstance(value, Mapping):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,13 +53,28 @@ def stringify(value: Any) -> str:
     -------
     str
         Its text: strings as they are, numbers and booleans as Go prints them.
+
+    Raises
+    ------
+    ModifierError
+        The value is or holds NaN or an infinity (``yamlParse`` of ``.inf``),
+        which neither JSON nor Go's formatting writes (bad input).
     """
     if isinstance(value, str):
         return value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModifierError(
+                "the value is NaN or infinite, which has no text form here", bad_input=True
+            )
         return go_json(value)
     if isinstance(value, Mapping) or (isinstance(value, Sequence) and not isinstance(value, bytes)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise ModifierError(
+                "the value holds NaN or an infinity, which JSON cannot write", bad_input=True
+            ) from None
     return format_value(value)
 
 
@@ -154,7 +170,12 @@ def resolve_string(
     cursor = 0
     for bound, value in zip(bounds, values, strict=True):
         placeholder = bound.placeholder
-        rendered = _masked(placeholder) if mask else stringify(value)
+        try:
+            rendered = _masked(placeholder) if mask else stringify(value)
+        except ModifierError as err:
+            raise InputError(
+                f"{where}: {err} for placeholder {placeholder.label} in {field}"
+            ) from None
         if placeholder.escaped:
             rendered = _json_escaped(rendered)
         pieces.append(text[cursor : placeholder.start])

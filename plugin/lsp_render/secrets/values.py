@@ -8,12 +8,14 @@ so a values schema that wants a number or an object gets one.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lsp_render.core.errors import InputError
 from lsp_render.secrets.backend import SecretRef, SecretResult
+from lsp_render.secrets.modifiers import ModifierError
 from lsp_render.secrets.placeholders import (
     PlaceholderSyntaxError,
     find_placeholders,
@@ -164,7 +166,8 @@ def _strings(value: Any, out: set[str]) -> None:
         out.add(value)
         return
     if isinstance(value, Mapping | list | tuple):
-        out.add(stringify(value))
+        with contextlib.suppress(ModifierError):  # NaN or an infinity: no JSON text to shield
+            out.add(stringify(value))
         items = value.values() if isinstance(value, Mapping) else value
         for item in items:
             _strings(item, out)
