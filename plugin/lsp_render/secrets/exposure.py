@@ -202,7 +202,8 @@ def check_resolved(
         return
     from lsp_render.core.redaction import secret_forms
 
-    forms = sorted({f for v in values for f in secret_forms(v) if len(f) >= 3}, key=len)
+    # Six characters at least: shorter values (a port, "true") would refuse innocent output.
+    forms = sorted({f for v in values for f in secret_forms(v) if len(f) >= 6}, key=len)
     for doc in docs:
         if not any(form in doc.text for form in forms):
             continue
