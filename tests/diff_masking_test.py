@@ -189,3 +189,18 @@ def test_diff_against_revision_masks_names_and_annotations(seeded: Seeded, tmp_p
     assert "    mixed: '******** (unchanged)'" in out  # the token is the same on both sides
     assert "  fixed: same" in out
     assert "<path:" not in out
+
+
+def test_diff_masks_names_when_placeholders_cannot_render(seeded: Seeded, tmp_path: Path) -> None:
+    """A values schema refuses the placeholder text: only the resolved render exists."""
+    files = dict(CHART)
+    files["apps/app/values.schema.json"] = (
+        '{"type": "object", "properties": {"user": {"type": "string", "pattern": "^[a-z-]+$"}}}'
+    )
+    repo = _repo(tmp_path, files)
+    result = _cli(
+        repo, seeded, "diff", "apps/app", "--env", "prod", "--against-env", "dev", "-U", "50"
+    )
+    assert result.code == 1, result.stderr
+    assert _leaks(result) == []
+    assert "Secret/******** (hidden)/******** (hidden)" in result.stdout

@@ -15,7 +15,8 @@ every request), ``drop_next(n)`` (close the connection without an answer),
 ``queue_status(*codes)`` (answer the next requests with these codes),
 ``expire_token(token)``, ``redirect_to`` (answer requests with ``307`` to that
 base URL, as a standby Vault does; ``redirect_limit`` of them, -1 for all),
-``drip`` (seconds between the bytes of every response body),
+``drip`` (seconds between the bytes of every response body; with
+``drip_headers``, of the status line and headers too),
 ``queue_fault("truncated" | "short")`` (the
 next answer's JSON cut in half: with a matching ``Content-Length``, or with the
 full length and the connection closed), ``ssl_context`` (serve HTTPS), and
@@ -132,6 +133,7 @@ class VaultServer:
         self.redirect_to: str | None = None
         self.redirect_limit = -1  # redirects still to send (-1: every request)
         self.drip = 0.0
+        self.drip_headers = False  # drip the status line and headers too
         self.ssl_context: ssl.SSLContext | None = None
         self._faults: deque[str] = deque()
         self._drops = 0
@@ -455,6 +457,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(payload)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
+
+    def flush_headers(self) -> None:
+        """Send the buffered status line and headers (byte by byte with ``drip_headers``)."""
+        if not (self.vault.drip and self.vault.drip_headers):
+            super().flush_headers()
+            return
+        buffered = getattr(self, "_headers_buffer", [])
+        self._headers_buffer: list[bytes] = []
+        self._write(b"".join(buffered))
 
     def _write(self, data: bytes) -> None:
         drip = self.vault.drip

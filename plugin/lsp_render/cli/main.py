@@ -246,11 +246,14 @@ def _log_to_stderr() -> None:
     """``--verbose``: debug lines of lsp-render's modules (never a value) on stderr."""
     import logging
 
+    logger = logging.getLogger("lsp_render")
+    logger.setLevel(logging.DEBUG)
+    if any(getattr(h, "lsp_render_verbose", False) for h in logger.handlers):
+        return  # main() called again in one process (tests, embedding)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(DEBUG_PREFIX + "%(message)s"))
-    logger = logging.getLogger("lsp_render")
+    handler.lsp_render_verbose = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
 
 
 def threading_main() -> bool:

@@ -16,10 +16,13 @@
 
 A secret that is missing, deleted, destroyed or refused (403) is a
 ``SecretResult`` with a one-line error naming the path as written; the resolver
-decides what that means (``remove-missing``). A cached token Vault refuses (403)
-is dropped, one new login happens, and the request is retried once. Vault out of
-reach or out of budget raises ``BackendUnavailableError`` (exit 3). No message,
-log line or exception ever holds a secret value, a credential or a response body.
+decides what that means (``remove-missing``). After a 403 with a cached login
+token, ``auth/token/lookup-self`` decides: a token Vault still accepts is kept
+(the 403 was the policy's, and stands); a dead one is dropped, one new login
+happens, and the request is retried once. Vault out of reach or out of budget,
+a redirect to another origin, and a malformed or truncated answer raise
+``BackendUnavailableError`` (exit 3). No message, log line or exception ever
+holds a secret value, a credential or a response body.
 
 Configuration: see ``lsp_render.secrets.backends.vault_config``.
 """
