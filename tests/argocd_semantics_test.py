@@ -128,6 +128,16 @@ def test_time_before_render_counts_against_the_deadline(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
 
 
+def test_helm_does_not_start_past_the_deadline(tmp_path: Path) -> None:
+    source = _source("examples/helm")
+    late = CmpServer(tmp_path / "late", sidecar_env={"LSP_RENDER_DEADLINE": "15"})
+    result = late.generate(PROJECT, source, before=lambda copy, app: _age(copy, app, seconds=20))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "helm template examples/helm: not started" in result.stderr
+    assert "LSP_RENDER_DEADLINE=15 s" in result.stderr
+
+
 def test_an_old_checkout_outside_argo_cd_does_not_eat_the_deadline(tmp_path: Path) -> None:
     app = tmp_path / "repo" / "kustomize"
     shutil.copytree(EXAMPLES / "kustomize", app)

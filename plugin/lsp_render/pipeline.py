@@ -277,9 +277,13 @@ def _render_kind(
 def _render_helm(
     request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str]
 ) -> list[Document]:
+    from lsp_render.core import deadline
     from lsp_render.sources.helm import render_chart
 
-    return render_chart(helm_inputs(request, the_plan, secret_texts=secret_texts))
+    inputs = helm_inputs(request, the_plan, secret_texts=secret_texts)
+    # The embedded engine cannot be stopped midway: do not start it past the deadline.
+    deadline.check(f"helm template {request.label}")
+    return render_chart(inputs)
 
 
 def helm_inputs(
