@@ -122,10 +122,46 @@ def test_time_before_render_counts_against_the_deadline(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     assert "LSP_RENDER_DEADLINE=15 s" in result.stderr
-    assert "not started" in result.stderr
+    assert "kustomize build examples/kustomize: not started" in result.stderr
     roomy = CmpServer(tmp_path / "roomy", sidecar_env={"LSP_RENDER_DEADLINE": "40"})
     ok = roomy.generate(PROJECT, source, before=lambda copy, app: _age(copy, app, seconds=20))
     assert ok.returncode == 0, ok.stderr
+
+
+def test_helm_does_not_start_past_the_deadline(tmp_path: Path) -> None:
+    source = _source("examples/helm")
+    late = CmpServer(tmp_path / "late", sidecar_env={"LSP_RENDER_DEADLINE": "15"})
+    result = late.generate(PROJECT, source, before=lambda copy, app: _age(copy, app, seconds=20))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert "helm template examples/helm: not started" in result.stderr
+    assert "LSP_RENDER_DEADLINE=15 s" in result.stderr
+
+
+def test_init_counts_too_no_engine_starts_past_the_deadline(tmp_path: Path) -> None:
+    """init's `helm dependency build` (here a helm binary) does not start past the deadline."""
+    repo = tmp_path / "repo"
+    for name in ("app", "lib"):
+        (repo / name / "templates").mkdir(parents=True)
+        (repo / name / "templates" / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+        )
+    (repo / "lib" / "Chart.yaml").write_text("apiVersion: v2\nname: lib\nversion: 0.1.0\n")
+    (repo / "app" / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n"
+        "  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n"
+    )
+    helm = tmp_path / "helm"
+    helm.write_text("#!/bin/sh\nexit 0\n")
+    helm.chmod(0o755)
+    env = {"LSP_RENDER_DEADLINE": "15", "LSP_RENDER_HELM": str(helm)}
+    late = CmpServer(tmp_path / "late", sidecar_env=env)
+    source = AppSource(path="app", name="app")
+    result = late.generate(repo, source, before=lambda copy, app: _age(copy, app, seconds=20))
+    assert result.stage == "init"
+    assert result.returncode == 1, result.stderr
+    assert "helm: not started" in result.stderr
+    assert "LSP_RENDER_DEADLINE=15 s" in result.stderr
 
 
 def test_an_old_checkout_outside_argo_cd_does_not_eat_the_deadline(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ what this harness does:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -507,11 +508,13 @@ class CmpServer:
             out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             # argocd-cmp-server: SIGTERM to the group, SIGKILL 5 s later.
-            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 out, err = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 out, err = proc.communicate()
             err += f"\n(the request's deadline of {self.timeout:g} s passed)".encode()
         return CmpResult(

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from tests.cli_helpers import run
 from tests.cmp_harness import PROJECT, AppSource, CmpServer
 from tests.cmp_test import EXAMPLE_APPS, ExampleApp, cmp, sidecar_vault
+from tests.workflow_fixtures import SECRETS_FILE, repo
 
-__all__ = ["cmp", "sidecar_vault"]
+__all__ = ["cmp", "repo", "sidecar_vault"]
 
 ENVIRONMENTS = (None, "dev", "prod")
 
@@ -135,3 +137,31 @@ def test_one_rule_for_an_entry_with_string_array_and_map(
         PROJECT, dataclasses.replace(source, parameters=_sent_back(list(items.values())))
     )
     assert again.stdout == result.stdout
+
+
+REPO_APPS = ("api", "web", "worker-a", "worker-b", "config")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("app", REPO_APPS)
+def test_a_repository_config_repo_round_trips_too(repo: Path, app: str, env: str) -> None:
+    """lsp-render-repo.yaml adds --set, release names and envdata: still one decision."""
+    app_dir = repo / "applications" / app
+    argocd = {
+        "ARGOCD_APP_NAME": app,
+        "ARGOCD_APP_SOURCE_REPO_URL": "https://git.example.org/deploy.git",
+        "ARGOCD_APP_SOURCE_PATH": f"applications/{app}",
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": "main",
+        "ARGOCD_ENV_ENV": env,
+    }
+    announced = run(["parameters", str(app_dir)], extra_env=argocd)
+    assert announced.code == 0, announced.stderr
+    sent = json.dumps(_sent_back(json.loads(announced.stdout)))
+    full = {**argocd, "ARGOCD_APP_NAMESPACE": "team", "KUBE_VERSION": "1.29.3"}
+    args = ["render", str(app_dir), "--secrets-file", str(SECRETS_FILE)]
+    before = run(args, extra_env=full)
+    after = run(args, extra_env={**full, "ARGOCD_APP_PARAMETERS": sent})
+    assert (after.code, after.stdout, after.stderr) == (before.code, before.stdout, before.stderr)
+    if (app, env) != ("worker-b", "prod"):  # worker-b has no values-prod.yaml
+        assert before.code == 0, before.stderr
+    assert '"env"' in sent

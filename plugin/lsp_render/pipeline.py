@@ -309,9 +309,12 @@ def _helm_charts_enabled(request: RenderRequest, config: AppConfig | None) -> bo
 def _render_helm(
     request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str], shielded: set[str]
 ) -> list[Document]:
+    from lsp_render.core import deadline
     from lsp_render.sources.helm import render_chart
 
     inputs = helm_inputs(request, the_plan, secret_texts=secret_texts, shielded=shielded)
+    # The embedded engine cannot be stopped midway: do not start it past the deadline.
+    deadline.check(f"helm template {request.label}")
     return render_chart(inputs)
 
 

@@ -161,6 +161,7 @@ def run_engine(
     RenderError
         When the engine is missing, fails, is killed, or times out.
     """
+    deadline.check(what)
     try:
         proc = run_process(argv, cwd=cwd, stdin=stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
