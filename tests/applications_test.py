@@ -363,3 +363,51 @@ def test_directory_source_recurse(repo: Path) -> None:
     assert [o["metadata"]["name"] for o in result.objects()] == ["outside"]
     manifest.write_text(head + spec.replace("recurse: true", "recurse: false"))
     assert run(["render", "--application", str(manifest)]).objects() == []
+
+
+def test_kustomize_patches_labels_without_selector_and_missing_components(
+    repo: Path, tmp_path: Path
+) -> None:
+    head = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: k}\nspec:\n"
+    spec = (
+        f"  source:\n    repoURL: {URL}\n    path: apps/kust\n    kustomize:\n"
+        "      commonLabels: {tier: web}\n      labelWithoutSelector: true\n"
+        "      components: [missing]\n      ignoreMissingComponents: true\n"
+        "      patches:\n        - target: {kind: Deployment, name: api}\n"
+        "          patch: |\n            - op: replace\n              path: /spec/replicas\n"
+        "              value: 7\n"
+    )
+    manifest = _manifest(repo, "k", head + spec)
+    result = run(["render", "--application", str(manifest)])
+    assert result.code == 0, result.stderr
+    oracle = tmp_path / "oracle"
+    shutil.copytree(repo / "apps" / "kust", oracle)
+    (oracle / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\nlabels:\n- pairs: {tier: web}\n"
+        "patches:\n- target: {kind: Deployment, name: api}\n"
+        "  patch: |\n    - op: replace\n      path: /spec/replicas\n      value: 7\n"
+    )
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(oracle)], capture_output=True, text=True, check=True
+    ).stdout
+    assert result.objects() == [o for o in yaml.safe_load_all(built) if o]
+    deployment = result.objects()[0]
+    assert deployment["metadata"]["labels"] == {"tier": "web"}
+    assert "tier" not in deployment["spec"]["selector"]["matchLabels"]  # without selector
+    manifest.write_text(head + spec.replace("ignoreMissingComponents: true", "{}"))
+    assert run(["render", "--application", str(manifest)]).code != 0  # the missing component
+    manifest.write_text(
+        head + spec.replace("target: {kind: Deployment, name: api}", "path: ../../../x.yaml")
+    )
+    assert_failure(run(["render", "--application", str(manifest)]), 2, "patch '../../../x.yaml'")
+
+
+def test_helm_file_parameters_are_refused(repo: Path) -> None:
+    head = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: f}\nspec:\n"
+    spec = f"  source:\n    repoURL: {URL}\n    path: apps/web\n"
+    spec += "    helm: {fileParameters: [{name: a, path: values.yaml}]}\n"
+    manifest = _manifest(repo, "f", head + spec)
+    assert_failure(run(["render", "--application", str(manifest)]), 2, "fileParameters")

@@ -182,3 +182,16 @@ def test_render_all_kube_version_selects_the_schemas(tmp_path: Path) -> None:
     assert "FAILED app: validation failed: StatefulSet db: spec: required field serviceName" in (
         old.stdout
     )
+
+
+def test_null_int_or_string_is_an_unset_field(tmp_path: Path) -> None:
+    """IntOrString's two branches both admit null; the API server takes null as unset."""
+    svc = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n"
+        "  ports:\n    - {port: 80, targetPort: null}\n    - {port: 81, targetPort: http}\n"
+    )
+    app = _app(tmp_path, svc=svc)
+    result = run(["render", str(app), "--validate"])
+    assert result.code == 0, result.stderr
+    (app / "svc.yaml").write_text(svc.replace("targetPort: http", "targetPort: [1]"))
+    assert_failure(run(["render", str(app), "--validate"]), 1, "spec.ports[1].targetPort: must be")

@@ -51,7 +51,7 @@ class HelmParameter:
 
 @dataclass(frozen=True, slots=True)
 class HelmSource:
-    """``spec.source.helm``."""
+    """``spec.source.helm`` (``file_parameters``: how many ``fileParameters`` it names)."""
 
     value_files: tuple[str, ...] = ()
     ignore_missing_value_files: bool = False
@@ -63,6 +63,7 @@ class HelmSource:
     skip_tests: bool = False
     kube_version: str = ""
     api_versions: tuple[str, ...] = ()
+    file_parameters: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,11 @@ class KustomizeSource:
     components: tuple[str, ...] = ()
     kube_version: str = ""
     api_versions: tuple[str, ...] = ()
+    patches: tuple[Mapping[str, Any], ...] = ()
+    label_without_selector: bool = False
+    label_include_templates: bool = False
+    common_annotations_envsubst: bool = False
+    ignore_missing_components: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +235,7 @@ def _helm(r: _Reader, obj: Any, path: str) -> HelmSource:
         skip_tests=r.boolean(helm, "skipTests", path),
         kube_version=r.string(helm, "kubeVersion", path),
         api_versions=r.strings(helm, "apiVersions", path),
+        file_parameters=len(helm.get("fileParameters") or []),
     )
 
 
@@ -277,7 +284,20 @@ def _kustomize(r: _Reader, obj: Any, path: str) -> KustomizeSource:
         components=r.strings(kust, "components", path),
         kube_version=r.string(kust, "kubeVersion", path),
         api_versions=r.strings(kust, "apiVersions", path),
+        patches=_patches(r, kust.get("patches"), f"{path}.patches"),
+        label_without_selector=r.boolean(kust, "labelWithoutSelector", path),
+        label_include_templates=r.boolean(kust, "labelIncludeTemplates", path),
+        common_annotations_envsubst=r.boolean(kust, "commonAnnotationsEnvsubst", path),
+        ignore_missing_components=r.boolean(kust, "ignoreMissingComponents", path),
     )
+
+
+def _patches(r: _Reader, raw: Any, path: str) -> tuple[Mapping[str, Any], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise r.fail(path, "must be a list")
+    return tuple(r.mapping(item, f"{path}[{i}]") for i, item in enumerate(raw))
 
 
 def _plugin(r: _Reader, obj: Any, path: str) -> PluginSource:

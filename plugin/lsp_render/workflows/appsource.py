@@ -178,6 +178,9 @@ def _render_helm(job: _SourceJob) -> list[Document]:
     from lsp_render.sources.helm import HelmInputs, render_chart
 
     helm = job.source.helm or HelmSource()
+    if helm.file_parameters:
+        msg = f"{job.label}: helm.fileParameters (--set-file) is not supported by lsp-render"
+        raise InputError(msg)
     sets: dict[str, str] = {}
     set_strings: dict[str, str] = {}
     for param in helm.parameters:  # a map in Argo CD: the last of a name wins
@@ -223,6 +226,11 @@ def _render_kustomize(job: _SourceJob) -> list[Document]:
             raise InputError(msg)
         if not inside(job.repo_root, job.app_path / component):
             msg = f"{job.label}: kustomize component '{component}' leaves the repository"
+            raise InputError(msg)
+    for patch in options.patches:  # a patch file must be in the repository too
+        file = patch.get("path")
+        if isinstance(file, str) and not inside(job.repo_root, job.app_path / file):
+            msg = f"{job.label}: kustomize patch '{file}' leaves the repository"
             raise InputError(msg)
     with scratch_dir() as scratch:
         copy = mirror(job.repo_root, job.app_path, scratch)

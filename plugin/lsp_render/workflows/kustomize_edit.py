@@ -37,6 +37,7 @@ def has_edits(kust: KustomizeSource) -> bool:
         or kust.common_annotations
         or kust.namespace
         or kust.components
+        or kust.patches
     )
 
 
@@ -106,6 +107,73 @@ def _add_map(
     kust[key] = current
 
 
+def _add_labels_without_selector(
+    kust: dict[str, Any], labels: Mapping[str, str], *, include_templates: bool
+) -> None:
+    """``kustomize edit add label --without-selector [--include-templates]``: a ``labels`` entry."""
+    current = list(kust.get("labels") or [])
+    for entry in current:
+        if (
+            isinstance(entry, dict)
+            and not entry.get("includeSelectors", False)
+            and bool(entry.get("includeTemplates", False)) == include_templates
+        ):
+            entry["pairs"] = {**(entry.get("pairs") or {}), **labels}
+            break
+    else:
+        new: dict[str, Any] = {"pairs": dict(labels)}
+        if include_templates:
+            new["includeTemplates"] = True
+        current.append(new)
+    kust["labels"] = current
+
+
+def _edit_names(data: dict[str, Any], kust: KustomizeSource, env: Mapping[str, str]) -> None:
+    """``edit set nameprefix``, ``namesuffix``, ``image``, ``replicas``, ``namespace``."""
+    if kust.name_prefix:
+        data["namePrefix"] = kust.name_prefix
+    if kust.name_suffix:
+        data["nameSuffix"] = kust.name_suffix
+    if kust.images:
+        _set_images(data, [envsubst(image, env) for image in kust.images])
+    if kust.replicas:
+        _set_replicas(data, kust.replicas)
+    if kust.namespace:
+        data["namespace"] = kust.namespace
+
+
+def _edit_metadata(data: dict[str, Any], kust: KustomizeSource, env: Mapping[str, str]) -> None:
+    """``edit add label`` and ``edit add annotation``."""
+    if kust.common_labels:
+        labels = {k: envsubst(v, env) for k, v in kust.common_labels.items()}
+        if kust.label_without_selector:
+            _add_labels_without_selector(
+                data, labels, include_templates=kust.label_include_templates
+            )
+        else:
+            force = kust.force_common_labels
+            _add_map(data, "commonLabels", labels, force=force, what="label")
+    if kust.common_annotations:
+        annotations = dict(kust.common_annotations)
+        if kust.common_annotations_envsubst:
+            annotations = {k: envsubst(v, env) for k, v in annotations.items()}
+        force = kust.force_common_annotations
+        _add_map(data, "commonAnnotations", annotations, force=force, what="annotation")
+
+
+def _edit_structure(data: dict[str, Any], kust: KustomizeSource, directory: Path) -> None:
+    """Append the ``patches`` (as Argo CD does) and ``edit add component``."""
+    if kust.patches:
+        data["patches"] = [*(data.get("patches") or []), *map(dict, kust.patches)]
+    components = [
+        c for c in kust.components if not kust.ignore_missing_components or (directory / c).exists()
+    ]
+    if components:
+        current = list(data.get("components") or [])
+        current.extend(c for c in components if c not in current)
+        data["components"] = current
+
+
 def apply_edits(path: Path, kust: KustomizeSource, env: Mapping[str, str], *, label: str) -> None:
     """Rewrite the kustomization file ``path`` (a scratch copy) as Argo CD's edits would.
 
@@ -135,31 +203,9 @@ def apply_edits(path: Path, kust: KustomizeSource, env: Mapping[str, str], *, la
         msg = f"{label}: {path.name} is not a mapping"
         raise InputError(msg)
     try:
-        if kust.name_prefix:
-            data["namePrefix"] = kust.name_prefix
-        if kust.name_suffix:
-            data["nameSuffix"] = kust.name_suffix
-        if kust.images:
-            _set_images(data, [envsubst(image, env) for image in kust.images])
-        if kust.replicas:
-            _set_replicas(data, kust.replicas)
-        if kust.common_labels:
-            labels = {k: envsubst(v, env) for k, v in kust.common_labels.items()}
-            _add_map(data, "commonLabels", labels, force=kust.force_common_labels, what="label")
-        if kust.common_annotations:
-            _add_map(
-                data,
-                "commonAnnotations",
-                dict(kust.common_annotations),
-                force=kust.force_common_annotations,
-                what="annotation",
-            )
-        if kust.namespace:
-            data["namespace"] = kust.namespace
-        if kust.components:
-            current = list(data.get("components") or [])
-            current.extend(c for c in kust.components if c not in current)
-            data["components"] = current
+        _edit_names(data, kust, env)
+        _edit_metadata(data, kust, env)
+        _edit_structure(data, kust, path.parent)
     except InputError as exc:
         raise InputError(f"{label}: {exc.message}") from None
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

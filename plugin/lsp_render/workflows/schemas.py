@@ -136,7 +136,39 @@ def builtin_schema(
         for g in gvks
     ):
         return None
-    return schema, _definitions(version)
+    definitions = _definitions(version)
+    defs = definitions.get("$defs", {})
+    inlined = _inline(schema, defs, {}, ())
+    inlined["$defs"] = defs  # for the self-referring ones left as "#/$defs/..." references
+    return inlined, definitions
+
+
+_REF_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")
+
+
+def _inline(node: Any, defs: dict[str, Any], memo: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    """Replace ``$ref``s to the shared definitions by the definitions themselves.
+
+    Each definition is inlined once (shared, not copied); a definition that refers
+    to itself keeps its ``$ref`` (resolved through the registry). Validating then
+    walks plain dictionaries instead of resolving a reference per field, several
+    times faster.
+    """
+    if isinstance(node, list):
+        return [_inline(item, defs, memo, stack) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    prefix = next((p for p in _REF_PREFIXES if isinstance(ref, str) and ref.startswith(p)), None)
+    if isinstance(ref, str) and prefix is not None:
+        name = ref[len(prefix) :]
+        if name in stack or name not in defs:
+            return node
+        if name not in memo:
+            memo[name] = _inline(defs[name], defs, memo, (*stack, name))
+        rest = {k: v for k, v in node.items() if k not in ("$ref", "description")}
+        return {**rest, "allOf": [memo[name]]} if rest else memo[name]
+    return {key: _inline(value, defs, memo, stack) for key, value in node.items()}
 
 
 def openapi_to_jsonschema(node: Any) -> Any:

@@ -9,6 +9,7 @@ rule broken, never the value found there (it may come from a secret).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,17 +144,27 @@ def _name(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')} {ident}"
 
 
-def _objects(docs: Sequence[Document]) -> list[tuple[Document, dict[str, Any]]]:
-    out = []
-    for doc in docs:
-        try:
-            obj = yaml.load(doc.text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError:
-            msg = f"{doc.source}: document is not valid YAML"
-            raise ValidationError(msg) from None
-        if isinstance(obj, dict):
-            out.append((doc, _stringify_keys(obj)))
-    return out
+_HEAD = {
+    key: re.compile(rf"^{key}:[ \t]*[\"']?([^\"'\s#]+)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+    for key in ("apiVersion", "kind")
+}
+
+
+def _head(text: str) -> tuple[str, str] | None:
+    """Read ``apiVersion`` and ``kind`` from block-style YAML without parsing it (None: parse)."""
+    found = [_HEAD[key].findall(text) for key in ("apiVersion", "kind")]
+    if all(len(values) == 1 for values in found):
+        return found[0][0], found[1][0]
+    return None
+
+
+def _parse(doc: Document) -> dict[str, Any] | None:
+    try:
+        obj = yaml.load(doc.text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        msg = f"{doc.source}: document is not valid YAML"
+        raise ValidationError(msg) from None
+    return _stringify_keys(obj) if isinstance(obj, dict) else None
 
 
 def _stringify_keys(node: Any) -> Any:
@@ -217,19 +228,32 @@ def validate_documents(
         The kube version is outside the shipped schemas, or the package is missing.
     """
     version = schema_version(kube_version)
-    objects = _objects(docs)
-    crds = crd_schemas([obj for _, obj in objects])
+    # Parse only what a schema will check: kinds without one are counted from their head.
+    heads = [(doc, _head(doc.text)) for doc in docs]
+    parsed = {
+        id(doc): _parse(doc)
+        for doc, head in heads
+        if head is None or head[1] == "CustomResourceDefinition"
+    }
+    crds = crd_schemas([obj for obj in parsed.values() if obj is not None])
     crd_validators = {key: _validator(schema, None) for key, schema in crds.items()}
     checked = 0
     unknown: Counter[str] = Counter()
     failures: list[str] = []
-    for _doc, obj in objects:
-        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-        validator = crd_validators.get((api_version, kind)) or _builtin_validator(
-            version, api_version, kind
-        )
+    for doc, found_head in heads:
+        obj = parsed.get(id(doc))
+        head = found_head
+        if head is None:
+            if obj is None:
+                continue
+            head = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        api_version, kind = head
+        validator = crd_validators.get(head) or _builtin_validator(version, api_version, kind)
         if validator is None:
             unknown[f"{api_version} {kind}"] += 1
+            continue
+        obj = obj if obj is not None else _parse(doc)
+        if obj is None:
             continue
         checked += 1
         errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
