@@ -27,11 +27,7 @@ REGENERATE = (
 
 # Declared but not imported yet, each with its reason. Remove an entry once its import
 # lands (the test below fails on a stale entry).
-ALLOWED_UNUSED = {
-    # Helper h14's `lsp-render migrate` (comment-preserving YAML rewrites) imports it;
-    # the lead removes this entry when merging h14.
-    "ruamel-yaml": "lsp-render migrate",
-}
+ALLOWED_UNUSED: dict[str, str] = {}  # distribution -> why it is declared though not imported
 
 
 def _dependencies() -> list[Requirement]:

@@ -116,9 +116,9 @@ def parse_template_args(args: Sequence[str]) -> TemplateCall:
 
 
 def _version() -> str:
-    from helm_python import _native
+    from lsp_render.sources.helm import sdk
 
-    return str(_native.helm_sdk_version())
+    return sdk.engine_version()
 
 
 def _template(call: TemplateCall, roots: Sequence[Path]) -> str:

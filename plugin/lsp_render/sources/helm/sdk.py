@@ -34,8 +34,10 @@ __all__ = [
     "SdkError",
     "chart_crds",
     "chart_metadata",
+    "chart_values",
     "dependency_build",
     "dependency_names",
+    "engine_version",
     "installed_version",
     "load_archive",
     "load_chart",
@@ -193,6 +195,38 @@ def load_archive(archive: bytes) -> Chart:
         return sdk.Chart.load_archive(archive)
     except sdk.HelmError as exc:
         raise _error(exc) from exc
+
+
+def chart_values(archive: bytes) -> dict[str, Any]:
+    """Return the ``values.yaml`` of a chart archive as Helm's reader parses it.
+
+    Parameters
+    ----------
+    archive
+        A chart archive in memory.
+
+    Returns
+    -------
+    dict
+        The values (JSON types).
+
+    Raises
+    ------
+    SdkError
+        Helm could not load the chart or read its values.
+    """
+    sdk = _sdk()
+    try:
+        with sdk.Chart.load_archive(archive) as chart:
+            values: dict[str, Any] = chart.values
+    except sdk.HelmError as exc:
+        raise _error(exc) from exc
+    return values
+
+
+def engine_version() -> str:
+    """Return the version of Helm's Go SDK inside the engine (``helm version``)."""
+    return str(_sdk()._native.helm_sdk_version())
 
 
 def save_chart(chart: Chart, directory: Path) -> Path:

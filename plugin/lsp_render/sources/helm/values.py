@@ -84,16 +84,6 @@ _LINE_ERROR = re.compile(r"yaml: line (\d+): (.*)$")
 _NOT_A_MAP = re.compile(r"cannot unmarshal (\w+) into Go value of type map")
 
 
-def _helm_python() -> Any:
-    try:
-        import helm_python
-    except ImportError as exc:
-        raise RenderError(
-            f"cannot read Helm value files without the helm-python-sdk package ({exc})"
-        ) from exc
-    return helm_python
-
-
 def _probe_archive(data: bytes) -> bytes:
     """Pack a chart archive in memory whose ``values.yaml`` is ``data``, unchanged."""
     buffer = io.BytesIO()
@@ -154,13 +144,12 @@ def parse_values(data: bytes, *, label: str) -> dict[str, Any]:
     """
     if len(data) > MAX_VALUE_FILE_BYTES:
         raise InputError(f"{label}: value file larger than {MAX_VALUE_FILE_BYTES >> 20} MiB")
-    helm = _helm_python()
+    from lsp_render.sources.helm import sdk
+
     try:
-        with helm.Chart.load_archive(_probe_archive(data)) as chart:
-            values: dict[str, Any] = chart.values
-    except helm.HelmError as exc:
-        raise values_error(str(getattr(exc, "detail", None) or exc), label) from exc
-    return values
+        return sdk.chart_values(_probe_archive(data))
+    except sdk.SdkError as exc:
+        raise values_error(str(exc), label) from exc
 
 
 def load_values_file(path: Path, *, label: str) -> dict[str, Any]:
