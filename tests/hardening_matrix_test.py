@@ -41,7 +41,12 @@ __all__ = [
 
 DOC = REPO / "docs" / "fault-matrix.md"
 _RECORD = os.environ.get("HARDENING_RECORD")
-_MODULES = ("hardening_input_test", "hardening_faults_test", "hardening_leak_test")
+_MODULES = (
+    "hardening_input_test",
+    "hardening_faults_test",
+    "hardening_leak_test",
+    "hardening_confine_test",
+)
 
 
 @dataclass(frozen=True)
@@ -282,6 +287,7 @@ _SECTIONS = {
     "hardening_input_test": "## Bad input and hostile repositories",
     "hardening_faults_test": "## Faults: Vault, the token cache, engines, Argo CD's deadline",
     "hardening_leak_test": "## Secret-related failures (leak scan)",
+    "hardening_confine_test": "## Confinement and bounds: no network, nothing outside",
 }
 
 

@@ -20,6 +20,7 @@ from lsp_render.detect import AppKind, detect_kind
 if TYPE_CHECKING:
     from lsp_render.config.app import AppConfig, HelmConfig
     from lsp_render.config.repo import RepoConfig
+    from lsp_render.core.confine import HostCheck
     from lsp_render.core.context import RenderRequest
     from lsp_render.sources.helm import HelmInputs
 
@@ -28,6 +29,7 @@ __all__ = [
     "EMPTY_RENDER",
     "RenderPlan",
     "check_output_size",
+    "host_check",
     "max_output_bytes",
     "plan",
     "render",
@@ -264,12 +266,34 @@ def _render_kind(
             label=request.label,
             environ=request.environ,
             repo_root=request.repo_root,
+            allow_host=host_check(request.environ),
         )
     # Kustomize starts up while Helm renders (sources/kustomize.py: HybridBuild).
     with kustomize.HybridBuild(
-        kustomize_dir, request.repo_root, label=request.label, environ=request.environ
+        kustomize_dir,
+        request.repo_root,
+        label=request.label,
+        environ=request.environ,
+        allow_host=host_check(request.environ),
     ) as hybrid:
         return hybrid.build(_render_helm(request, the_plan, secret_texts))
+
+
+def host_check(environ: Mapping[str, str]) -> HostCheck:
+    """Return the test of the operator policy's ``network.allowHosts`` (read on first use).
+
+    A render without remote references never reads the policy for this.
+    """
+    hosts: list[frozenset[str]] = []
+
+    def allowed(host: str) -> bool:
+        if not hosts:
+            from lsp_render.secrets.policy import allowed_hosts
+
+            hosts.append(allowed_hosts(environ))
+        return host.lower() in hosts[0]
+
+    return allowed
 
 
 def _render_helm(
@@ -277,7 +301,10 @@ def _render_helm(
 ) -> list[Document]:
     from lsp_render.sources.helm import render_chart
 
-    return render_chart(helm_inputs(request, the_plan, secret_texts=secret_texts))
+    return render_chart(
+        helm_inputs(request, the_plan, secret_texts=secret_texts),
+        allow_host=host_check(request.environ),
+    )
 
 
 def helm_inputs(

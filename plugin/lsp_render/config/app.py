@@ -125,6 +125,9 @@ def load_app_config(
     path = app_dir / CONFIG_FILE
     if not path.exists() and not path.is_symlink():
         return None
+    if not inside(repo_root, path):
+        msg = f"{label}: symlink leaves the repository"
+        raise InputError(msg)
     loaded = load_yaml_file(path, label=label)
     raw = loaded.data
     if raw is None:

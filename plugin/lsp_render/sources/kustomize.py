@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from lsp_render.core.confine import HostCheck
 from lsp_render.core.engines import (
     DEFAULT_TIMEOUT,
     engine_timeout,
@@ -25,10 +25,10 @@ from lsp_render.core.engines import (
 )
 from lsp_render.core.errors import InputError, LspRenderError, RenderError
 from lsp_render.core.manifests import Document, join_stream, split_stream
-from lsp_render.core.paths import inside
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.detect import kustomization_file
+from lsp_render.sources.kustomize_refs import check_tree
 
 __all__ = [
     "HELM_OUTPUT_FILE",
@@ -39,10 +39,6 @@ __all__ = [
     "kustomize_argv",
 ]
 
-# Fields whose entries may name another kustomization directory. Kustomize's default
-# load restrictor keeps files under each kustomization's root, but lets these reach any
-# directory at all; files reached through them are then kept under that directory.
-_DIRECTORY_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
 # The C loader and dumper (the pure-Python ones cost a hybrid render about 4 ms).
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -86,6 +82,7 @@ def build(
     label: str,
     environ: Mapping[str, str],
     repo_root: Path | None = None,
+    allow_host: HostCheck | None = None,
 ) -> list[Document]:
     """Build the kustomization in ``directory`` and split its output into documents.
 
@@ -93,71 +90,27 @@ def build(
     it (:func:`check_references`).
     """
     if repo_root is not None:
-        check_references(directory, repo_root, label=label)
+        check_references(directory, repo_root, label=label, allow_host=allow_host)
     argv = [*kustomize_argv(environ), str(directory)]
     out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
     return split_stream(out, f"kustomize:{label}")
 
 
-def check_references(directory: Path, repo_root: Path, *, label: str) -> None:
-    """Refuse a kustomization tree that reaches a directory or file outside the repository.
+def check_references(
+    directory: Path, repo_root: Path, *, label: str, allow_host: HostCheck | None = None
+) -> None:
+    """Refuse a kustomization tree that reads outside the repository or from the network.
 
-    Follows every local entry of ``resources``, ``bases``, ``components``,
-    ``generators``, ``transformers`` and ``validators`` (symlinks resolved) from
-    ``directory``; an entry that does not exist locally (a remote base, a typo)
-    is left to Kustomize.
+    Every reference field of every kustomization reached is checked
+    (:func:`lsp_render.sources.kustomize_refs.check_tree`); a local entry that
+    does not exist is left to Kustomize to report.
 
     Raises
     ------
     InputError
         Naming the kustomization file, the field and the entry.
     """
-    seen: set[Path] = set()
-    todo = [directory]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        path = kustomization_file(current)
-        if path is None:
-            continue
-        shown = _shown(path, repo_root, label)
-        if not inside(repo_root, path):
-            msg = f"{shown}: symlink leaves the repository"
-            raise InputError(msg)
-        data = _read_kustomization(path)
-        for field in _DIRECTORY_FIELDS:
-            entries = data.get(field)
-            if not isinstance(entries, list):
-                continue
-            for entry in entries:
-                if not isinstance(entry, str) or not entry.strip():
-                    continue
-                target = current / entry.strip()
-                if not os.path.lexists(target):
-                    continue
-                if not inside(repo_root, target):
-                    msg = f"{shown}: {field} entry '{entry}' leaves the repository"
-                    raise InputError(msg)
-                if target.is_dir():
-                    todo.append(target.resolve())
-
-
-def _read_kustomization(path: Path) -> dict[str, Any]:
-    """Parse a kustomization file; anything malformed is left to Kustomize to report."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _shown(path: Path, repo_root: Path, label: str) -> str:
-    try:
-        return path.relative_to(repo_root).as_posix()
-    except ValueError:
-        return f"{label}/{path.name}"
+    check_tree(directory, repo_root, label=label, allow_host=allow_host)
 
 
 def build_hybrid(
@@ -167,6 +120,7 @@ def build_hybrid(
     *,
     label: str,
     environ: Mapping[str, str],
+    allow_host: HostCheck | None = None,
 ) -> list[Document]:
     """Build the last-mile kustomization with Helm's output added as a resource.
 
@@ -174,7 +128,9 @@ def build_hybrid(
     repository is never written), Helm's stream is written next to it, and the
     copied kustomization lists it first among its resources.
     """
-    with HybridBuild(kustomize_dir, repo_root, label=label, environ=environ) as hybrid:
+    with HybridBuild(
+        kustomize_dir, repo_root, label=label, environ=environ, allow_host=allow_host
+    ) as hybrid:
         return hybrid.build(helm_docs)
 
 
@@ -194,9 +150,16 @@ class HybridBuild:
     """
 
     def __init__(
-        self, kustomize_dir: Path, repo_root: Path, *, label: str, environ: Mapping[str, str]
+        self,
+        kustomize_dir: Path,
+        repo_root: Path,
+        *,
+        label: str,
+        environ: Mapping[str, str],
+        allow_host: HostCheck | None = None,
     ) -> None:
         self._dir = kustomize_dir
+        self._allow_host = allow_host
         self._repo_root = repo_root
         self._label = label
         self._environ = environ
@@ -225,7 +188,7 @@ class HybridBuild:
             self._stack.close()
 
     def _start(self) -> None:
-        check_references(self._dir, self._repo_root, label=self._label)
+        check_references(self._dir, self._repo_root, label=self._label, allow_host=self._allow_host)
         scratch = self._stack.enter_context(scratch_dir())
         copy = mirror(self._repo_root, self._dir, scratch)
         target = copy / HELM_OUTPUT_FILE

@@ -1,0 +1,597 @@
+"""Confinement and bounds, through the real CLI: nothing outside the repository, no network.
+
+Each case builds a small hostile repository under ``tmp_path`` (a ``.git`` marks its
+root) and renders ``apps/app`` (or runs ``render-all``/``init``). A local HTTP server on
+127.0.0.1 counts every connection it accepts: a refused reference must reach it zero
+times. The matrix rows are checked by ``tests/hardening_matrix_test.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import base_env, run
+from tests.hardening_matrix_test import Case, check_case, write_app
+
+__all__ = ["CASES"]
+
+CHART = "apiVersion: v2\nname: app\nversion: 0.1.0\n"
+SUBCHART = "apiVersion: v2\nname: sub\nversion: 0.1.0\n"
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  x: {{ .Values.x | quote }}\n"
+PLAIN_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
+OUTSIDE_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-outside\n"
+FETCHED = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\n"
+
+
+class Server:
+    """A TCP server on 127.0.0.1 that counts connections and answers HTTP with a ConfigMap."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self._stop:
+                conn.close()
+                return
+            self.connections += 1
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    body = FETCHED.encode()
+                    head = (
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                    )
+                    conn.sendall(head.encode() + body)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop = True
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                pass
+        except OSError:
+            pass
+        self.sock.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+# A builder writes the repository (tmp/repo) and returns extra args and environment.
+Builder = Callable[[Path, Path, Server], tuple[list[str], dict[str, str]]]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def _case(case_id: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        _BUILDERS[case_id] = fn
+        return fn
+
+    return register
+
+
+def _kustomization(repo: Path, text: str, extra: dict[str, str] | None = None) -> None:
+    write_app(repo, {"apps/app/kustomization.yaml": text, **(extra or {})})
+
+
+def _outside(tmp: Path) -> Path:
+    return write_app(
+        tmp / "outside",
+        {
+            "base/kustomization.yaml": "resources: [cm.yaml]\n",
+            "base/cm.yaml": OUTSIDE_CM,
+            "secret.txt": "outside-secret\n",
+            "chart/Chart.yaml": SUBCHART,
+            "chart/templates/cm.yaml": OUTSIDE_CM,
+        },
+    )
+
+
+def _link(repo: Path, rel: str, target: str | Path) -> None:
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+
+
+REMOTE = ("is a remote reference", "network.allowHosts")
+
+CASES = [
+    # -- Kustomize: remote references -----------------------------------------------------------
+    Case(
+        "kustomize-resource-http",
+        "kustomization resource from an http:// URL",
+        2,
+        ("apps/app", "apps/app/kustomization.yaml", "resources entry 'http://127.0.0.1:", *REMOTE),
+    ),
+    Case(
+        "kustomize-resource-https-git",
+        "kustomization resource from an https:// git URL",
+        2,
+        ("apps/app/kustomization.yaml", "resources entry 'https://127.0.0.1:", *REMOTE),
+    ),
+    Case(
+        "kustomize-resource-ssh",
+        "kustomization resource from an ssh:// git URL",
+        2,
+        ("apps/app/kustomization.yaml", "resources entry 'ssh://", *REMOTE),
+    ),
+    Case(
+        "kustomize-resource-scp",
+        "kustomization resource from a git@host: address",
+        2,
+        ("apps/app/kustomization.yaml", "resources entry 'git@127.0.0.1:", *REMOTE),
+    ),
+    Case(
+        "kustomize-component-host-path",
+        "kustomization component named host/org/repo (git shorthand)",
+        2,
+        ("apps/app/kustomization.yaml", "components entry 'localhost.localdomain/", *REMOTE),
+    ),
+    Case(
+        "kustomize-resource-file-git",
+        "kustomization resource from a file:// local git repository",
+        2,
+        ("apps/app/kustomization.yaml", "resources entry 'file://", "a file:// URL"),
+    ),
+    Case(
+        "kustomize-base-remote",
+        "remote resource in a local base",
+        2,
+        ("apps/base/kustomization.yaml", "resources entry 'http://127.0.0.1:", *REMOTE),
+    ),
+    Case(
+        "kustomize-generator-file-http",
+        "configMapGenerator file from an http:// URL",
+        2,
+        ("apps/app/kustomization.yaml", "configMapGenerator[0].files[0]", *REMOTE),
+    ),
+    Case(
+        "kustomize-remote-allowed",
+        "remote resource on a host the policy's network.allowHosts names",
+        0,
+    ),
+    # -- Kustomize: local references outside the repository --------------------------------------
+    Case(
+        "kustomize-symlink-dotdot",
+        "in-repository symlink followed by .. (Go cleans the text first)",
+        2,
+        ("apps/app/kustomization.yaml", "resources entry 'link/../../../../outside/base'"),
+    ),
+    Case(
+        "kustomize-generator-file-outside",
+        "configMapGenerator file outside the repository",
+        2,
+        ("apps/app/kustomization.yaml", "configMapGenerator[0].files[0]", "leaves the repository"),
+    ),
+    Case(
+        "kustomize-generator-env-symlink",
+        "secretGenerator env file symlinked outside",
+        2,
+        ("apps/app/kustomization.yaml", "secretGenerator[0].envs[0]", "leaves the repository"),
+    ),
+    Case(
+        "kustomize-patch-outside",
+        "patch file outside the repository",
+        2,
+        ("apps/app/kustomization.yaml", "patches[0].path", "leaves the repository"),
+    ),
+    Case(
+        "kustomize-crds-outside",
+        "crds entry outside the repository",
+        2,
+        ("apps/app/kustomization.yaml", "crds entry", "leaves the repository"),
+    ),
+    Case(
+        "kustomize-openapi-outside",
+        "openapi.path outside the repository",
+        2,
+        ("apps/app/kustomization.yaml", "openapi.path", "leaves the repository"),
+    ),
+    Case(
+        "kustomize-generator-config-file",
+        "generator configuration file naming a file outside the repository",
+        2,
+        ("apps/app/kustomization.yaml", "generators ConfigMapGenerator.files[0]"),
+    ),
+    # -- Helm ----------------------------------------------------------------------------------
+    Case(
+        "helm-schema-ref-http",
+        "values.schema.json $ref to an http:// URL",
+        2,
+        ("chart app", "app/values.schema.json", "$ref 'http://127.0.0.1:", "not a local fragment"),
+    ),
+    Case(
+        "helm-schema-ref-file",
+        "values.schema.json $ref to file:///etc/hostname",
+        2,
+        ("chart app", "app/values.schema.json", "$ref 'file:///etc/hostname'"),
+    ),
+    Case(
+        "helm-schema-ref-subchart",
+        "deep $ref to a relative file in a subchart's schema",
+        2,
+        ("chart app", "app/charts/sub/values.schema.json", "$ref 'other.json#/x'"),
+    ),
+    Case(
+        "helm-schema-ref-archive",
+        "$ref in the schema of a subchart archive in charts/",
+        2,
+        ("chart app", "app/charts/sub-0.1.0.tgz:sub/values.schema.json", "$ref 'http://"),
+    ),
+    Case(
+        "helm-schema-meta-http",
+        "values.schema.json with an unknown $schema URL",
+        2,
+        ("chart app", "app/values.schema.json", "$schema 'http://127.0.0.1:"),
+    ),
+    Case(
+        "helm-file-dependency-dotdot",
+        "file:// dependency through an in-repository symlink followed by ..",
+        2,
+        ("Chart.yaml", "dependency sub", "is outside the repository"),
+    ),
+    # -- configuration files ---------------------------------------------------------------------
+    Case(
+        "config-symlink-plain",
+        "lsp-render.yaml symlinked outside (plain app)",
+        2,
+        ("apps/app/lsp-render.yaml", "symlink leaves the repository"),
+    ),
+    Case(
+        "config-symlink-kustomize",
+        "lsp-render.yaml symlinked outside (kustomize app)",
+        2,
+        ("apps/app/lsp-render.yaml", "symlink leaves the repository"),
+    ),
+]
+_BY_ID = {case.id: case for case in CASES}
+
+
+def _setup(tmp_path: Path, case: Case, server: Server) -> tuple[Path, list[str], dict[str, str]]:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "apps" / "app").mkdir(parents=True)
+    args, env = _BUILDERS[case.id](repo, tmp_path, server)
+    return repo, args, env
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if not c.id.startswith(("write-", "bound-"))], ids=lambda c: c.id
+)
+def test_confined_render(case: Case, tmp_path: Path, server: Server) -> None:
+    repo, args, env = _setup(tmp_path, case, server)
+    environ = {**base_env(tmp_path / "home"), **env}
+    result = run(["render", "apps/app", *args], cwd=repo, env=environ, timeout=60)
+    check_case(case, result)
+    assert "from-outside" not in result.stdout
+    assert "outside-secret" not in result.stdout + result.stderr
+    if case.code == 0:
+        assert server.connections > 0  # the allowed host was reached: the check is live
+        assert "name: fetched" in result.stdout
+    else:
+        assert server.connections == 0, "a hostile reference reached the network"
+
+
+# -- builders: Kustomize remote ---------------------------------------------------------------
+
+
+@_case("kustomize-resource-http")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    text = f"resources:\n- cm.yaml\n- {srv.url}/x.yaml\n"
+    _kustomization(repo, text, {"apps/app/cm.yaml": PLAIN_CM})
+    return [], {}
+
+
+@_case("kustomize-resource-https-git")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    url = f"https://127.0.0.1:{srv.port}/org/repo.git//base?ref=main"
+    _kustomization(repo, f"resources:\n- {url}\n")
+    return [], {}
+
+
+@_case("kustomize-resource-ssh")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _kustomization(repo, f"resources:\n- ssh://git@127.0.0.1:{srv.port}/org/repo.git\n")
+    return [], {}
+
+
+@_case("kustomize-resource-scp")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _kustomization(repo, "resources:\n- git@127.0.0.1:org/repo.git\n")
+    return [], {"GIT_SSH_COMMAND": "false"}  # main would try: never let it leave the machine
+
+
+@_case("kustomize-component-host-path")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _kustomization(
+        repo,
+        "resources: [cm.yaml]\ncomponents:\n- localhost.localdomain/org/repo\n",
+        {"apps/app/cm.yaml": PLAIN_CM},
+    )
+    return [], {}
+
+
+@_case("kustomize-resource-file-git")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    other = write_app(
+        tmp / "other-repo",
+        {"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": OUTSIDE_CM},
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(other)]
+    for argv in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "x"]):
+        subprocess.run([*git, *argv], check=True, capture_output=True)
+    _kustomization(repo, f"resources:\n- file://{other}\n")
+    return [], {}
+
+
+@_case("kustomize-base-remote")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    write_app(
+        repo,
+        {
+            "apps/base/kustomization.yaml": f"resources:\n- {srv.url}/x.yaml\n",
+            "apps/app/kustomization.yaml": "resources:\n- ../base\n",
+        },
+    )
+    return [], {}
+
+
+@_case("kustomize-generator-file-http")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _kustomization(
+        repo,
+        "configMapGenerator:\n- name: meta\n  files:\n"
+        f"  - {srv.url}/latest/meta-data/iam/security-credentials/role\n",
+    )
+    return [], {}
+
+
+@_case("kustomize-remote-allowed")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _kustomization(repo, f"resources:\n- {srv.url}/x.yaml\n")
+    policy = tmp / "policy.yaml"
+    policy.write_text(
+        'projects:\n  "*":\n    paths: []\nnetwork:\n  allowHosts: [127.0.0.1]\n', encoding="utf-8"
+    )
+    return [], {"LSP_RENDER_POLICY": str(policy)}
+
+
+# -- builders: Kustomize local references -----------------------------------------------------
+
+
+@_case("kustomize-symlink-dotdot")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _outside(tmp)
+    # The decoy: where Python's resolve() lands (link first, then ..), inside the repository.
+    write_app(
+        repo,
+        {
+            "apps/app/outside/base/kustomization.yaml": "resources: [cm.yaml]\n",
+            "apps/app/outside/base/cm.yaml": PLAIN_CM,
+            "apps/app/a/b/c/d/.keep": "",
+        },
+    )
+    _link(repo, "apps/app/link", "a/b/c/d")
+    _kustomization(repo, "resources:\n- link/../../../../outside/base\n")
+    return [], {}
+
+
+@_case("kustomize-generator-file-outside")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _outside(tmp)
+    _kustomization(
+        repo, "configMapGenerator:\n- name: s\n  files:\n  - key=../../../outside/secret.txt\n"
+    )
+    return [], {}
+
+
+@_case("kustomize-generator-env-symlink")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    outside = _outside(tmp)
+    _link(repo, "apps/app/app.env", outside / "secret.txt")
+    _kustomization(repo, "secretGenerator:\n- name: s\n  envs:\n  - app.env\n")
+    return [], {}
+
+
+@_case("kustomize-patch-outside")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    outside = _outside(tmp)
+    _link(repo, "apps/app/patch.yaml", outside / "base" / "cm.yaml")
+    _kustomization(
+        repo, "resources: [cm.yaml]\npatches:\n- path: patch.yaml\n", {"apps/app/cm.yaml": PLAIN_CM}
+    )
+    return [], {}
+
+
+@_case("kustomize-crds-outside")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _outside(tmp)
+    _kustomization(
+        repo,
+        f"resources: [cm.yaml]\ncrds:\n- {tmp}/outside/base/cm.yaml\n",
+        {"apps/app/cm.yaml": PLAIN_CM},
+    )
+    return [], {}
+
+
+@_case("kustomize-openapi-outside")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _outside(tmp)
+    _kustomization(
+        repo,
+        "resources: [cm.yaml]\nopenapi:\n  path: ../../../outside/secret.txt\n",
+        {"apps/app/cm.yaml": PLAIN_CM},
+    )
+    return [], {}
+
+
+@_case("kustomize-generator-config-file")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    outside = _outside(tmp)
+    _kustomization(
+        repo,
+        "generators:\n- gen.yaml\n",
+        {
+            "apps/app/gen.yaml": (
+                "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: s\n"
+                f"files:\n- {outside}/secret.txt\n"
+            )
+        },
+    )
+    return [], {}
+
+
+# -- builders: Helm ---------------------------------------------------------------------------
+
+
+def _chart(repo: Path, extra: dict[str, str | bytes]) -> None:
+    write_app(
+        repo,
+        {
+            "apps/app/Chart.yaml": CHART,
+            "apps/app/templates/cm.yaml": CM,
+            "apps/app/values.yaml": "x: ok\n",
+            **extra,
+        },
+    )
+
+
+def _schema(ref: str) -> str:
+    return json.dumps(
+        {
+            "type": "object",
+            "properties": {"x": {"type": "string"}, "deep": {"items": {"anyOf": [{"$ref": ref}]}}},
+        }
+    )
+
+
+@_case("helm-schema-ref-http")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _chart(repo, {"apps/app/values.schema.json": _schema(f"{srv.url}/schema.json")})
+    return [], {}
+
+
+@_case("helm-schema-ref-file")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _chart(repo, {"apps/app/values.schema.json": _schema("file:///etc/hostname")})
+    return [], {}
+
+
+@_case("helm-schema-ref-subchart")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _chart(
+        repo,
+        {
+            "apps/app/charts/sub/Chart.yaml": SUBCHART,
+            "apps/app/charts/sub/templates/cm.yaml": PLAIN_CM.replace("name: cm", "name: sub"),
+            "apps/app/charts/sub/values.schema.json": _schema("other.json#/x"),
+        },
+    )
+    return [], {}
+
+
+def _tgz(files: dict[str, str]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@_case("helm-schema-ref-archive")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    archive = _tgz(
+        {
+            "sub/Chart.yaml": SUBCHART,
+            "sub/templates/cm.yaml": PLAIN_CM.replace("name: cm", "name: sub"),
+            "sub/values.schema.json": _schema(f"{srv.url}/schema.json"),
+        }
+    )
+    _chart(repo, {"apps/app/charts/sub-0.1.0.tgz": archive})
+    return [], {}
+
+
+@_case("helm-schema-meta-http")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    schema = {"$schema": f"{srv.url}/meta.json", "type": "object"}
+    _chart(repo, {"apps/app/values.schema.json": json.dumps(schema)})
+    return [], {}
+
+
+@_case("helm-file-dependency-dotdot")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    _outside(tmp)
+    write_app(
+        repo,
+        {
+            "deep/a/b/c/.keep": "",
+            # The decoy where resolve() lands: a harmless chart inside the repository.
+            "deep/outside/chart/Chart.yaml": SUBCHART,
+            "deep/outside/chart/templates/cm.yaml": PLAIN_CM,
+        },
+    )
+    _link(repo, "apps/link", "../deep/a/b/c")
+    chart = CHART + (
+        "dependencies:\n- name: sub\n  version: 0.1.0\n"
+        "  repository: file://../link/../../../outside/chart\n"
+    )
+    _chart(repo, {"apps/app/Chart.yaml": chart})
+    return [], {}
+
+
+# -- builders: configuration files --------------------------------------------------------------
+
+
+@_case("config-symlink-plain")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    config = "plain:\n  exclude: [outside-secret]\n"
+    secret = write_app(tmp / "outside", {"lsp-render.yaml": config})
+    write_app(repo, {"apps/app/cm.yaml": PLAIN_CM})
+    _link(repo, "apps/app/lsp-render.yaml", secret / "lsp-render.yaml")
+    return [], {}
+
+
+@_case("config-symlink-kustomize")
+def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
+    secret = write_app(tmp / "outside", {"lsp-render.yaml": "kind: kustomize\n"})
+    _kustomization(repo, "resources: [cm.yaml]\n", {"apps/app/cm.yaml": PLAIN_CM})
+    _link(repo, "apps/app/lsp-render.yaml", secret / "lsp-render.yaml")
+    return [], {}
