@@ -265,6 +265,25 @@ CASES = [
         2,
         ("Chart.yaml", "dependency sub", "is outside the repository"),
     ),
+    # -- writes ------------------------------------------------------------------------------------
+    Case(
+        "write-render-all-link",
+        "render-all --output-dir with rendered/apps -> ../../victim",
+        2,
+        ("--output-dir", "apps is a symbolic link", "refusing to write there"),
+    ),
+    Case(
+        "write-render-all-link-failing",
+        "render-all --output-dir link, pair failing (no delete there)",
+        2,
+        ("--output-dir", "apps is a symbolic link", "refusing to write there"),
+    ),
+    Case(
+        "write-init-charts-link",
+        "init with charts/ symlinked outside the chart",
+        2,
+        ("chart app", "app/charts", "symbolic link out of the chart"),
+    ),
     # -- configuration files ---------------------------------------------------------------------
     Case(
         "config-symlink-plain",
@@ -305,6 +324,74 @@ def test_confined_render(case: Case, tmp_path: Path, server: Server) -> None:
         assert "name: fetched" in result.stdout
     else:
         assert server.connections == 0, "a hostile reference reached the network"
+
+
+PRECIOUS = "precious: true\n"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id.startswith("write-render-all")], ids=lambda c: c.id
+)
+def test_render_all_writes_stay_inside(case: Case, tmp_path: Path) -> None:
+    repo = write_app(tmp_path / "repo", {"apps/web/cm.yaml": PLAIN_CM})
+    (repo / ".git").mkdir()
+    if case.id.endswith("failing"):
+        write_app(repo, {"apps/bad/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n"})
+    victim = write_app(tmp_path / "victim", {"web.yaml": PRECIOUS, "bad.yaml": PRECIOUS})
+    out = tmp_path / "out" / "rendered"
+    out.mkdir(parents=True)
+    (out / "apps").symlink_to("../../victim")
+    result = run(
+        ["render-all", str(repo), "--output-dir", str(out), "--no-secrets", "--jobs", "1"],
+        cwd=tmp_path,
+        env=base_env(tmp_path / "home"),
+    )
+    check_case(case, result)
+    assert sorted(p.name for p in victim.iterdir()) == ["bad.yaml", "web.yaml"]
+    assert all(p.read_text() == PRECIOUS for p in victim.iterdir())
+
+
+def test_writes_below_never_follow_a_link(tmp_path: Path) -> None:
+    """The second line behind the check: a link that appears later is still not followed."""
+    from lsp_render.core.errors import InputError
+    from lsp_render.core.safewrite import unlink_below, write_below
+
+    victim = write_app(tmp_path / "victim", {"x.yaml": PRECIOUS})
+    out = tmp_path / "out"
+    write_below(out, Path("apps/x.yaml"), b"ok\n")
+    assert (out / "apps" / "x.yaml").read_bytes() == b"ok\n"
+    (out / "apps" / "x.yaml").unlink()
+    (out / "apps").rmdir()
+    (out / "apps").symlink_to(victim)
+    with pytest.raises(InputError, match="symbolic link"):
+        write_below(out, Path("apps/x.yaml"), b"pwned\n")
+    unlink_below(out, Path("apps/x.yaml"))
+    assert (victim / "x.yaml").read_text() == PRECIOUS
+    assert sorted(p.name for p in victim.iterdir()) == ["x.yaml"]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id == "write-init-charts-link"], ids=lambda c: c.id
+)
+def test_init_writes_stay_inside(case: Case, tmp_path: Path) -> None:
+    chart = CHART + "dependencies:\n- name: sub\n  version: 0.1.0\n  repository: file://../sub\n"
+    repo = write_app(
+        tmp_path / "repo",
+        {
+            "apps/app/Chart.yaml": chart,
+            "apps/app/templates/cm.yaml": PLAIN_CM,
+            "apps/sub/Chart.yaml": SUBCHART,
+            "apps/sub/templates/cm.yaml": PLAIN_CM.replace("name: cm", "name: sub"),
+        },
+    )
+    (repo / ".git").mkdir()
+    old = _tgz({"old/Chart.yaml": SUBCHART.replace("name: sub", "name: old")})
+    victim = write_app(tmp_path / "victim", {"old-0.1.0.tgz": old})
+    (repo / "apps" / "app" / "charts").symlink_to(victim)
+    result = run(["init", "apps/app"], cwd=repo, env=base_env(tmp_path / "home"))
+    check_case(case, result)
+    assert sorted(p.name for p in victim.iterdir()) == ["old-0.1.0.tgz"]
+    assert (victim / "old-0.1.0.tgz").read_bytes() == old
 
 
 # -- builders: Kustomize remote ---------------------------------------------------------------

@@ -232,6 +232,11 @@ def render_all(
     root = root.resolve()
     out = output_dir.resolve() if output_dir is not None else None
     pairs = discover_pairs(root, env, envs, exclude=out)
+    if out is not None:
+        from lsp_render.core.safewrite import check_no_links
+
+        rels = [pair.output_path(out).relative_to(out) for pair in pairs]
+        check_no_links(out, rels, what="--output-dir")
     job = RenderJob(environ=env, secrets=secrets or SecretOptions(), output_dir=out)
     if progress_stream is None:
         return run_pairs(pairs, job, jobs=jobs)

@@ -16,6 +16,7 @@ from typing import Any
 from lsp_render.core.confine import HostCheck
 from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import Document
+from lsp_render.core.safewrite import refuse_symlinks_out
 from lsp_render.sources.helm import binary, embedded
 from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
 from lsp_render.sources.helm.output import stream_documents
@@ -143,6 +144,7 @@ def build_dependencies(chart_dir: Path, repo_root: Path) -> None:
         raise error
     if not deps.missing:
         return
+    refuse_symlinks_out(chart_dir, "charts", what=f"chart {deps.name}")
     helm = binary.find_helm_binary()
     if helm is not None:
         binary.build_in_place(helm, chart_dir)
