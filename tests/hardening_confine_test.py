@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import base_env, run
-from tests.hardening_matrix_test import Case, check_case, write_app
+from tests.hardening_matrix_test import Case, check_case, run_limited, write_app
 
 __all__ = ["CASES"]
 
@@ -284,6 +284,31 @@ CASES = [
         2,
         ("chart app", "app/charts", "symbolic link out of the chart"),
     ),
+    # -- bounds: Jinja2 in configuration files ----------------------------------------------------
+    *(
+        Case(
+            f"bound-jinja-{name}",
+            title,
+            2,
+            ("apps/app/lsp-render.yaml:2", "helm.releaseName", "template refused", needle),
+        )
+        for name, title, needle in (
+            ("center", "Jinja2 'a'|center(300000000)", "|center with a width"),
+            ("format", "Jinja2 '%300000000s'|format(1)", "a format width over"),
+            ("indent", "Jinja2 |indent of a long multi-line string", "|indent would build"),
+            ("replace", "Jinja2 |replace that multiplies a long string", "replace would build"),
+            ("list-repeat", "Jinja2 nested list repetition printed", "'*' would be too large"),
+            ("str-method", "Jinja2 str.format with a huge width", "a format width over"),
+            ("loop-output", "Jinja2 loop printing a long string", "result is longer than"),
+            ("nested-loops", "Jinja2 nested loops over 'x' * 99999 (time bound)", "ran longer"),
+        )
+    ),
+    Case(
+        "bound-jinja-repo-config",
+        "Jinja2 blow-up in lsp-render-repo.yaml helm.set",
+        2,
+        ("lsp-render-repo.yaml", "helm.set", "template refused"),
+    ),
     # -- configuration files ---------------------------------------------------------------------
     Case(
         "config-symlink-plain",
@@ -392,6 +417,48 @@ def test_init_writes_stay_inside(case: Case, tmp_path: Path) -> None:
     check_case(case, result)
     assert sorted(p.name for p in victim.iterdir()) == ["old-0.1.0.tgz"]
     assert (victim / "old-0.1.0.tgz").read_bytes() == old
+
+
+JINJA = {
+    "center": "{{ 'a'|center(300000000) }}",
+    "format": "{{ '%300000000s'|format(1) }}",
+    "indent": "{{ ('x\\n' * 50000)|indent(100) }}",
+    "replace": "{{ ('a' * 100000)|replace('a', 'aaaa') }}",
+    "list-repeat": "{{ [[1] * 100000] * 100000 }}",
+    "str-method": "{{ '{:300000000}'.format(1) }}",
+    "loop-output": "{% set s = 'x' * 99999 %}{% for a in s %}{{ s }}{% endfor %}",
+    "nested-loops": (
+        "{% set s = 'x' * 99999 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id.startswith("bound-jinja")], ids=lambda c: c.id
+)
+def test_jinja_is_bounded(case: Case, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    args: list[str] = []
+    if case.id == "bound-jinja-repo-config":
+        config = {"applications": ["apps/*"], "helm": {"set": {"x": JINJA["center"]}}}
+        write_app(repo, {"lsp-render-repo.yaml": json.dumps(config)})
+        args = ["--env", "dev"]
+        _chart(repo, {"apps/app/values-dev.yaml": "x: dev\n"})
+    else:
+        expression = JINJA[case.id.removeprefix("bound-jinja-")]
+        _chart(
+            repo, {"apps/app/lsp-render.yaml": "helm:\n  releaseName: " + json.dumps(expression)}
+        )
+    result = run_limited(
+        ["render", "apps/app", *args],
+        cwd=repo,
+        env=base_env(tmp_path / "home"),
+        cpu_seconds=15,
+        memory_mb=1024,
+    )
+    check_case(case, result)
+    assert result.max_rss_mb < 300, result.max_rss_mb
 
 
 # -- builders: Kustomize remote ---------------------------------------------------------------
