@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import base_env, run
+from tests.cli_helpers import Result, base_env, run
 from tests.hardening_matrix_test import Case, check_case, run_limited, write_app
 
 __all__ = ["CASES"]
@@ -309,6 +312,19 @@ CASES = [
         2,
         ("lsp-render-repo.yaml", "helm.set", "template refused"),
     ),
+    # -- bounds: the embedded Helm engine ------------------------------------------------------
+    Case(
+        "bound-helm-timeout",
+        "runaway template (nested range until 100000) in a hybrid with resolveInValues",
+        1,
+        ("chart app", "did not finish within 2 s", "LSP_RENDER_ENGINE_TIMEOUT"),
+    ),
+    Case(
+        "bound-helm-sigterm",
+        "SIGTERM during a runaway embedded Helm render",
+        1,
+        ("terminated by SIGTERM",),
+    ),
     # -- configuration files ---------------------------------------------------------------------
     Case(
         "config-symlink-plain",
@@ -459,6 +475,111 @@ def test_jinja_is_bounded(case: Case, tmp_path: Path) -> None:
     )
     check_case(case, result)
     assert result.max_rss_mb < 300, result.max_rss_mb
+
+
+RUNAWAY = "{{- range until 100000 }}{{- range until 100000 }}{{- end }}{{- end }}\n"
+SECRET_VALUE = "hunter2-runaway"
+
+
+def _runaway(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A hybrid app whose chart never finishes; its values hold a resolved secret."""
+    repo = write_app(
+        tmp_path / "repo",
+        {
+            "apps/app/Chart.yaml": CHART,
+            "apps/app/templates/cm.yaml": CM.replace(".Values.x", ".Values.password"),
+            "apps/app/templates/loop.yaml": RUNAWAY,
+            "apps/app/values.yaml": 'password: "<path:secret/data/app#password>"\n',
+            "apps/app/lsp-render.yaml": (
+                "helm:\n  chart: .\n  valueFiles: [values.yaml]\nkustomize:\n  path: last-mile\n"
+                "secrets:\n  resolveInValues: true\n"
+            ),
+            "apps/app/last-mile/kustomization.yaml": "resources: []\n",
+        },
+    )
+    (repo / ".git").mkdir()
+    write_app(tmp_path, {"secrets.yaml": f"secret/data/app:\n  password: {SECRET_VALUE}\n"})
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {
+        **base_env(tmp_path / "home"),
+        "TMPDIR": str(scratch),
+        "LSP_RENDER_ENGINE_TIMEOUT": "2",
+    }
+    return repo, env
+
+
+def _processes_in(directory: Path) -> list[str]:
+    """Processes whose working directory is ``directory`` or below it (engines, children)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = str((proc / "cwd").readlink())
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd == str(directory) or cwd.startswith(f"{directory}/"):
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _check_nothing_left(tmp_path: Path, repo: Path) -> None:
+    assert _processes_in(repo) == [], "an engine outlived the render"
+    assert list((tmp_path / "scratch").iterdir()) == [], "a scratch directory was left behind"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id == "bound-helm-timeout"], ids=lambda c: c.id
+)
+def test_runaway_helm_is_killed_on_timeout(case: Case, tmp_path: Path) -> None:
+    repo, env = _runaway(tmp_path)
+    secrets = str(tmp_path / "secrets.yaml")
+    # The bound is the engine timeout (2 s) and 1 s to stop; the rest is start-up.
+    result = run(["render", "apps/app", "--secrets-file", secrets], cwd=repo, env=env, timeout=15)
+    check_case(case, result, forbidden=[SECRET_VALUE])
+    _check_nothing_left(tmp_path, repo)
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.id == "bound-helm-sigterm"], ids=lambda c: c.id
+)
+def test_runaway_helm_stops_on_sigterm(case: Case, tmp_path: Path) -> None:
+    repo, env = _runaway(tmp_path)
+    env["LSP_RENDER_ENGINE_TIMEOUT"] = "60"
+    secrets = str(tmp_path / "secrets.yaml")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lsp_render", "render", "apps/app", "--secrets-file", secrets],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Wait until the engine runs: Kustomize and the engine child are children of the CLI.
+        for _ in range(200):
+            if len(_children(proc.pid)) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # well inside the runaway loop
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=5)  # Argo CD sends SIGKILL after 5 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_case(case, Result(proc.returncode, out, err), forbidden=[SECRET_VALUE])
+    _check_nothing_left(tmp_path, repo)
 
 
 # -- builders: Kustomize remote ---------------------------------------------------------------

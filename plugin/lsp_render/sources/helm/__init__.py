@@ -19,6 +19,7 @@ from lsp_render.core.manifests import Document
 from lsp_render.core.safewrite import refuse_symlinks_out
 from lsp_render.sources.helm import binary, embedded
 from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
+from lsp_render.sources.helm.engine_child import prestart_engine_child
 from lsp_render.sources.helm.output import stream_documents
 from lsp_render.sources.helm.schema_refs import check_schemas
 from lsp_render.sources.helm.values import load_values_file, merge_values
@@ -105,11 +106,13 @@ def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> 
         A Helm error (template, values, schema, load), a missing dependency,
         or a manifest that is not valid YAML.
     """
+    helm = binary.find_helm_binary()
+    if helm is None:
+        prestart_engine_child()  # it loads Helm while the schemas are checked
     deps = inspect_dependencies(inputs.chart_dir, inputs.repo_root, check=False)
     check_schemas(
         inputs.chart_dir, chart=deps.name, extra_dirs=deps.local_dirs, allow_host=allow_host
     )
-    helm = binary.find_helm_binary()
     if helm is not None:
         stream = binary.render_stream(helm, inputs)
     else:
