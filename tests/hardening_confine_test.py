@@ -870,3 +870,54 @@ def _(repo: Path, tmp: Path, srv: Server) -> tuple[list[str], dict[str, str]]:
     _kustomization(repo, "resources: [cm.yaml]\n", {"apps/app/cm.yaml": PLAIN_CM})
     _link(repo, "apps/app/lsp-render.yaml", secret / "lsp-render.yaml")
     return [], {}
+
+
+# -- the second defence: engines without network ----------------------------------------------
+
+_PROBE = """
+import sys
+from lsp_render.core.errors import RenderError
+from lsp_render.sources.helm.engine_child import call_engine
+try:
+    call_engine("socket", "create_connection", (("127.0.0.1", int(sys.argv[1])), 2),
+                timeout=10, what="probe")
+except RenderError as exc:
+    print("refused:", exc.message)
+else:
+    print("connected")
+"""
+
+
+def test_the_engine_child_has_no_network(tmp_path: Path, server: Server) -> None:
+    from lsp_render.core.netns import isolation_prefix
+
+    if not isolation_prefix():
+        pytest.skip("this platform allows no network namespace (docs/argocd.md)")
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(server.port)],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.startswith("refused:"), proc.stdout + proc.stderr
+    assert server.connections == 0
+
+
+def test_kustomize_runs_without_network(tmp_path: Path, server: Server) -> None:
+    """Were a remote reference to get past the checks, Kustomize would find no network."""
+    from lsp_render.core.engines import run_engine
+    from lsp_render.core.errors import RenderError
+    from lsp_render.core.netns import isolation_prefix
+
+    if not isolation_prefix():
+        pytest.skip("this platform allows no network namespace (docs/argocd.md)")
+    text = f"resources:\n- {server.url}/x.yaml\n"
+    app = write_app(tmp_path / "app", {"kustomization.yaml": text})
+    argv = ["kubectl", "kustomize", str(app)]
+    with pytest.raises(RenderError, match="kustomize build app"):
+        run_engine(argv, what="kustomize build app", timeout=30, isolate=True)
+    assert server.connections == 0
+    assert "name: fetched" in run_engine(argv, what="kustomize build app", timeout=30)
+    assert server.connections > 0  # the same build reaches the server when not isolated

@@ -89,28 +89,39 @@ def build(
     With ``repo_root``, the kustomization tree is first checked to stay inside
     it (:func:`check_references`).
     """
+    network = True
     if repo_root is not None:
-        check_references(directory, repo_root, label=label, allow_host=allow_host)
+        network = check_references(directory, repo_root, label=label, allow_host=allow_host)
     argv = [*kustomize_argv(environ), str(directory)]
-    out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
+    out = run_engine(
+        argv,
+        what=f"kustomize build {label}",
+        timeout=engine_timeout(environ),
+        isolate=not network,
+    )
     return split_stream(out, f"kustomize:{label}")
 
 
 def check_references(
     directory: Path, repo_root: Path, *, label: str, allow_host: HostCheck | None = None
-) -> None:
+) -> bool:
     """Refuse a kustomization tree that reads outside the repository or from the network.
 
     Every reference field of every kustomization reached is checked
     (:func:`lsp_render.sources.kustomize_refs.check_tree`); a local entry that
     does not exist is left to Kustomize to report.
 
+    Returns
+    -------
+    bool
+        Whether Kustomize needs the network (a remote reference the policy allows).
+
     Raises
     ------
     InputError
         Naming the kustomization file, the field and the entry.
     """
-    check_tree(directory, repo_root, label=label, allow_host=allow_host)
+    return check_tree(directory, repo_root, label=label, allow_host=allow_host)
 
 
 def build_hybrid(
@@ -160,6 +171,7 @@ class HybridBuild:
     ) -> None:
         self._dir = kustomize_dir
         self._allow_host = allow_host
+        self._network = True
         self._repo_root = repo_root
         self._label = label
         self._environ = environ
@@ -202,7 +214,7 @@ class HybridBuild:
         if hasattr(os, "mkfifo"):
             os.mkfifo(target, 0o600)
             self._pipe = target
-            self._proc = start_engine(argv, what=self._what)
+            self._proc = start_engine(argv, what=self._what, isolate=not self._network)
 
     @property
     def _what(self) -> str:

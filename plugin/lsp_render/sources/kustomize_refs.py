@@ -48,6 +48,7 @@ class _Walk:
         self.label = label
         self.allow_host = allow_host
         self.todo: list[Path] = []
+        self.reaches_network = False
 
     def reference(self, shown: str, field: str, base: Path, entry: str, *, walk: bool) -> None:
         """Judge one reference; queue a local kustomization directory when ``walk``."""
@@ -67,6 +68,7 @@ class _Walk:
 
     def remote(self, shown: str, field: str, entry: str, host: str) -> None:
         if host and self.allow_host is not None and self.allow_host(host):
+            self.reaches_network = True
             return
         where = f"host {host}" if host else "a file:// URL"
         msg = (
@@ -179,7 +181,7 @@ class _Walk:
 
 def check_tree(
     directory: Path, repo_root: Path, *, label: str, allow_host: HostCheck | None = None
-) -> None:
+) -> bool:
     """Refuse a kustomization tree that reads outside the repository or from the network.
 
     Parameters
@@ -193,6 +195,12 @@ def check_tree(
     allow_host
         Tells whether the operator's policy allows a host (``network.allowHosts``);
         without it every remote reference is refused.
+
+    Returns
+    -------
+    bool
+        Whether the tree names a remote reference the policy allows (Kustomize
+        then needs the network).
 
     Raises
     ------
@@ -208,6 +216,7 @@ def check_tree(
             continue
         seen.add(current)
         walk.kustomization(current)
+    return walk.reaches_network
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -40,6 +40,7 @@ from typing import Any
 
 from lsp_render.core import errors
 from lsp_render.core.errors import LspRenderError, RenderError, innermost_frame
+from lsp_render.core.netns import enter_empty_network_namespace
 
 __all__ = ["call_engine", "prestart_engine_child", "start_engine_child", "stop_engine_child"]
 
@@ -248,6 +249,7 @@ def _serve(requests: int, replies: int, root: Path, parent: int) -> None:  # pra
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    enter_empty_network_namespace()  # single-threaded now, before Go starts its threads
     os.environ["TMPDIR"] = str(root)
     tempfile.tempdir = str(root)
     null = os.open(os.devnull, os.O_WRONLY)
