@@ -296,10 +296,14 @@ CASES = [
             ("apps/app/lsp-render.yaml:2", "helm.releaseName", "template refused", needle),
         )
         for name, title, needle in (
-            ("center", "Jinja2 'a'|center(300000000)", "|center with a width"),
-            ("format", "Jinja2 '%300000000s'|format(1)", "a format width over"),
-            ("indent", "Jinja2 |indent of a long multi-line string", "|indent would build"),
-            ("replace", "Jinja2 |replace that multiplies a long string", "replace would build"),
+            ("center", "Jinja2 'a' filtered by center(300000000)", "|center with a width"),
+            ("format", "Jinja2 '%300000000s' filtered by format(1)", "a format width over"),
+            ("indent", "Jinja2 indent filter on a long multi-line string", "|indent would build"),
+            (
+                "replace",
+                "Jinja2 replace filter that multiplies a long string",
+                "replace would build",
+            ),
             ("list-repeat", "Jinja2 nested list repetition printed", "'*' would be too large"),
             ("str-method", "Jinja2 str.format with a huge width", "a format width over"),
             ("loop-output", "Jinja2 loop printing a long string", "result is longer than"),
