@@ -925,3 +925,36 @@ def test_kustomize_runs_without_network(tmp_path: Path, server: Server) -> None:
     assert server.connections == 0
     assert "name: fetched" in run_engine(argv, what="kustomize build app", timeout=30)
     assert server.connections > 0  # the same build reaches the server when not isolated
+
+
+_FORK_PROBE = """
+import os, sys
+from lsp_render.sources.helm.engine_child import call_engine
+def engine_pid():
+    return call_engine("os", "getpid", (), timeout=30, what="probe")
+first = engine_pid()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # a render-all worker forked from a process that has an engine child
+    os.write(write, str(engine_pid()).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+theirs = int(os.read(read, 64))
+print(first, engine_pid(), theirs)
+"""
+
+
+def test_a_forked_worker_gets_its_own_engine_child(tmp_path: Path) -> None:
+    """Two processes on one engine child's pipe would mix up their replies (render-all)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, again, worker = (int(x) for x in proc.stdout.split())
+    assert first == again  # the parent keeps its child (render-all keeps charts warm)
+    assert worker not in (first, again)

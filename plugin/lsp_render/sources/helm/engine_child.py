@@ -33,6 +33,7 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ class _Child:
 
 
 _child: _Child | None = None
+_lock = threading.Lock()
 
 
 class _DiedError(Exception):
@@ -89,6 +91,13 @@ def call_engine(
     """
     if not _use_child():
         return getattr(importlib.import_module(module), function)(*args)
+    with _lock:  # one call at a time on the pipe
+        return _call_child(module, function, args, timeout=timeout, what=what)
+
+
+def _call_child(
+    module: str, function: str, args: tuple[Any, ...], *, timeout: float, what: str
+) -> Any:
     child = start_engine_child()
     try:
         _send(child.requests, (module, function, args))
