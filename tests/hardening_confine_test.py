@@ -929,7 +929,7 @@ def test_kustomize_runs_without_network(tmp_path: Path, server: Server) -> None:
 
 _FORK_PROBE = """
 import os, sys
-from lsp_render.sources.helm.engine_child import call_engine
+from lsp_render.sources.helm.engine_child import call_engine, stop_engine_child
 def engine_pid():
     return call_engine("os", "getpid", (), timeout=30, what="probe")
 first = engine_pid()
@@ -937,6 +937,7 @@ read, write = os.pipe()
 pid = os.fork()
 if pid == 0:  # a render-all worker forked from a process that has an engine child
     os.write(write, str(engine_pid()).encode())
+    stop_engine_child()  # os._exit skips atexit
     os._exit(0)
 os.waitpid(pid, 0)
 theirs = int(os.read(read, 64))
@@ -946,9 +947,11 @@ print(first, engine_pid(), theirs)
 
 def test_a_forked_worker_gets_its_own_engine_child(tmp_path: Path) -> None:
     """Two processes on one engine child's pipe would mix up their replies (render-all)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     proc = subprocess.run(
         [sys.executable, "-c", _FORK_PROBE],
-        env=base_env(tmp_path),
+        env={**base_env(tmp_path), "TMPDIR": str(scratch)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -958,3 +961,4 @@ def test_a_forked_worker_gets_its_own_engine_child(tmp_path: Path) -> None:
     first, again, worker = (int(x) for x in proc.stdout.split())
     assert first == again  # the parent keeps its child (render-all keeps charts warm)
     assert worker not in (first, again)
+    assert list(scratch.iterdir()) == []
