@@ -47,6 +47,7 @@ _MODULES = (
     "hardening_faults_test",
     "hardening_leak_test",
     "hardening_exposure_test",
+    "hardening_confine_test",
 )
 
 
@@ -307,6 +308,7 @@ _SECTIONS = {
     "hardening_exposure_test": (
         "## Exposure paths: the Vault client, Argo CD's streamed sources, kinds, diff, redaction"
     ),
+    "hardening_confine_test": "## Confinement and bounds: no network, nothing outside",
 }
 
 

@@ -38,7 +38,8 @@ def test_plain_render_imports_no_engine_network_or_config_library(tmp_path: Path
 
 def test_helm_render_without_config_file_loads_no_config_models(tmp_path: Path) -> None:
     modules = _modules_after(["render", str(EXAMPLES / "helm"), "--env", "dev"], tmp_path)
-    assert "helm_python" in modules
+    assert "lsp_render.sources.helm.engine_child" in modules  # the probe did render
+    assert "helm_python" not in modules  # in the engine child only: never a forked Go runtime
     assert not modules & ({"hvac", "requests"} | CONFIG_LIBRARIES)
 
 

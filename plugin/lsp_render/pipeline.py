@@ -20,6 +20,7 @@ from lsp_render.detect import AppKind, detect_kind
 if TYPE_CHECKING:
     from lsp_render.config.app import AppConfig, HelmConfig, SecretsConfig
     from lsp_render.config.repo import RepoConfig
+    from lsp_render.core.confine import HostCheck
     from lsp_render.core.context import RenderRequest
     from lsp_render.sources.helm import HelmInputs
 
@@ -30,6 +31,7 @@ __all__ = [
     "check_output_size",
     "helm_release",
     "helm_value_files",
+    "host_check",
     "max_output_bytes",
     "plan",
     "render",
@@ -283,6 +285,7 @@ def _render_kind(
             environ=request.environ,
             repo_root=request.repo_root,
             helm=helm_charts,
+            allow_host=host_check(request.environ),
         )
     # Kustomize starts up while Helm renders (sources/kustomize.py: HybridBuild).
     with kustomize.HybridBuild(
@@ -291,6 +294,7 @@ def _render_kind(
         label=request.label,
         environ=request.environ,
         helm=helm_charts,
+        allow_host=host_check(request.environ),
     ) as hybrid:
         return hybrid.build(_render_helm(request, the_plan, secret_texts, shielded))
 
@@ -306,6 +310,23 @@ def _helm_charts_enabled(request: RenderRequest, config: AppConfig | None) -> bo
     return helm_charts_enabled(request)
 
 
+def host_check(environ: Mapping[str, str]) -> HostCheck:
+    """Return the test of the operator policy's ``network.allowHosts`` (read on first use).
+
+    A render without remote references never reads the policy for this.
+    """
+    hosts: list[frozenset[str]] = []
+
+    def allowed(host: str) -> bool:
+        if not hosts:
+            from lsp_render.secrets.policy import allowed_hosts
+
+            hosts.append(allowed_hosts(environ))
+        return host.lower() in hosts[0]
+
+    return allowed
+
+
 def _render_helm(
     request: RenderRequest, the_plan: RenderPlan, secret_texts: set[str], shielded: set[str]
 ) -> list[Document]:
@@ -313,9 +334,9 @@ def _render_helm(
     from lsp_render.sources.helm import render_chart
 
     inputs = helm_inputs(request, the_plan, secret_texts=secret_texts, shielded=shielded)
-    # The embedded engine cannot be stopped midway: do not start it past the deadline.
+    # Do not start an engine past the request's deadline.
     deadline.check(f"helm template {request.label}")
-    return render_chart(inputs)
+    return render_chart(inputs, allow_host=host_check(request.environ))
 
 
 def helm_inputs(

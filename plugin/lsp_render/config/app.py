@@ -145,7 +145,7 @@ def load_app_config(
     if not path.exists() and not path.is_symlink():
         return None
     if not inside(repo_root, path):
-        msg = f"{label}: symbolic link leaves the repository"
+        msg = f"{label}: symlink leaves the repository"
         raise InputError(msg)
     loaded = load_yaml_file(path, label=label)
     raw = loaded.data

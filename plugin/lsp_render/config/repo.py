@@ -29,7 +29,7 @@ from lsp_render.config.setargs import ScalarValue, escape_set_value, format_set
 from lsp_render.config.templating import render_template
 from lsp_render.core.errors import InputError
 from lsp_render.core.mappings import deep_merge
-from lsp_render.core.paths import REPO_CONFIG_FILE, resolve_inside
+from lsp_render.core.paths import REPO_CONFIG_FILE, inside, resolve_inside
 from lsp_render.core.yamlfile import LoadedYaml, load_yaml_file
 
 __all__ = [
@@ -241,6 +241,9 @@ def _parse(path: Path, directory: Path, repo_root: Path) -> RepoConfig:
         label = path.relative_to(repo_root).as_posix()
     except ValueError:
         label = path.name
+    if not inside(repo_root, path):
+        msg = f"{label}: symlink leaves the repository"
+        raise InputError(msg)
     loaded = load_yaml_file(path, label=label)
     raw = loaded.data if loaded.data is not None else {}
     if not isinstance(raw, dict):

@@ -6,7 +6,6 @@ returned as it is without importing Jinja2 at all (a plain render stays light).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -25,27 +24,26 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
-# Results a configuration string never needs: '*', '**' and '%' beyond these are refused
-# (the sandbox guards attributes, not the size of what an operator builds).
-_MAX_LENGTH = 100_000
-_MAX_BITS = 4096
-_PRINTF_SIZES = re.compile(r"%[-+ #0]*(\d+)|%[-+ #0]*\d*\.(\d+)")
-
-
 @lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import DictLoader, StrictUndefined
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    from lsp_render.config.bounds import check_call, guard_filters, too_large
+
     class _Bounded(ImmutableSandboxedEnvironment):
         intercepted_binops = frozenset({"*", "**", "%"})
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if _too_large(operator, left, right):
+            if too_large(operator, left, right):
                 msg = f"the result of '{operator}' would be too large"
                 raise SecurityError(msg)
             return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            check_call(__obj, args, kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
 
     env = _Bounded(
         loader=DictLoader({}),  # {% include %} and {% import %} find nothing
@@ -54,28 +52,9 @@ def _environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.globals.clear()
+    env.filters = dict(env.filters)
+    guard_filters(env.filters)
     return env
-
-
-def _bits(value: Any) -> int:
-    return abs(value).bit_length() if isinstance(value, int) else 64
-
-
-def _too_large(operator: str, left: Any, right: Any) -> bool:
-    if operator == "*":
-        for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                return len(seq) * times > _MAX_LENGTH
-        return _bits(left) + _bits(right) > _MAX_BITS
-    if operator == "**":
-        if not isinstance(right, int | float):
-            return False
-        return abs(right) > 1024 or _bits(left) * abs(right) > _MAX_BITS
-    # '%': printf-style widths and precisions make long strings from short ones.
-    if not isinstance(left, str):
-        return False
-    sizes = [int(n) for pair in _PRINTF_SIZES.findall(left) for n in pair if n]
-    return any(size > 1000 for size in sizes)
 
 
 @lru_cache(maxsize=512)
@@ -107,8 +86,18 @@ def render_template(text: str, context: Mapping[str, Any], *, where: str) -> str
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
+    from lsp_render.config.bounds import TIME_BUDGET, TemplateTimeout, bounded_text, deadline
+
     try:
-        return _compiled(text).render(dict(context))
+        with deadline(TIME_BUDGET):
+            template = _compiled(text)
+            return bounded_text(template.generate(dict(context)))
+    except TemplateTimeout:
+        msg = f"{where}: template refused: it ran longer than {TIME_BUDGET:g} s"
+        raise InputError(msg) from None
+    except (MemoryError, OverflowError, RecursionError) as exc:
+        msg = f"{where}: template refused: {type(exc).__name__} (the result is too large)"
+        raise InputError(msg) from None
     except SecurityError as exc:
         msg = f"{where}: template refused by the sandbox: {_one_line(exc)}"
         raise InputError(msg) from None

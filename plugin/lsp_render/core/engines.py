@@ -137,6 +137,7 @@ def run_engine(
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    isolate: bool = False,
 ) -> str:
     """Run ``argv`` and return its stdout; any failure is one RenderError line.
 
@@ -155,6 +156,8 @@ def run_engine(
         Text fed on standard input.
     timeout
         Seconds before the engine is killed.
+    isolate
+        Start it without network where the platform allows (:mod:`lsp_render.core.netns`).
 
     Raises
     ------
@@ -163,7 +166,7 @@ def run_engine(
     """
     deadline.check(what)
     try:
-        proc = run_process(argv, cwd=cwd, stdin=stdin, timeout=timeout)
+        proc = run_process(argv, cwd=cwd, stdin=stdin, timeout=timeout, isolate=isolate)
     except subprocess.TimeoutExpired:
         raise _timeout_error(argv, what, timeout) from None
     except OSError as exc:
@@ -194,7 +197,9 @@ def _checked(proc: subprocess.CompletedProcess[str], what: str) -> str:
     return proc.stdout
 
 
-def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
+def start_engine(
+    argv: Sequence[str], *, what: str, isolate: bool = False
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own process group (no stdin), for :func:`wait_engine` later.
 
     Lets the engine start up while the caller prepares its input (the hybrid
@@ -209,7 +214,10 @@ def start_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes]:
     deadline.check(what)
     try:
         return _spawn(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            _with_isolation(argv, isolate),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
     except OSError as exc:
         msg = f"{what}: cannot run {argv[0]}: {exc.strerror}"
@@ -228,13 +236,16 @@ def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> 
         out, err = proc.communicate(timeout=deadline.clamp(timeout))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        raise _timeout_error(proc.args, what, timeout) from None  # type: ignore[arg-type]
+        raise _timeout_error(_shown(proc.args), what, timeout) from None
     except BaseException:
         _kill_group(proc)
         raise
     _reaped(proc)
     completed = subprocess.CompletedProcess(
-        proc.args, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        _shown(proc.args),
+        proc.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
     )
     return _checked(completed, what)
 
@@ -255,6 +266,7 @@ def run_process(
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    isolate: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in its own process group and capture its output (no shell, a timeout).
 
@@ -272,6 +284,8 @@ def run_process(
         Text fed on standard input (else ``/dev/null``).
     timeout
         Seconds before the process group is killed.
+    isolate
+        Start it without network where the platform allows.
 
     Returns
     -------
@@ -293,7 +307,7 @@ def run_process(
     deadline.check(Path(argv[0]).name)
     timeout = deadline.clamp(timeout)
     proc = _spawn(
-        argv,
+        _with_isolation(argv, isolate),
         cwd=cwd,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -308,6 +322,22 @@ def run_process(
     return subprocess.CompletedProcess(
         list(argv), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
+
+
+def _with_isolation(argv: Sequence[str], isolate: bool) -> list[str]:
+    if not isolate:
+        return list(argv)
+    from lsp_render.core.netns import isolation_prefix
+
+    return [*isolation_prefix(), *argv]
+
+
+def _shown(args: object) -> list[str]:
+    """Return the engine's own argv, without the ``unshare ... --`` that may start it."""
+    argv = [str(a) for a in args] if isinstance(args, list | tuple) else [str(args)]
+    if argv and Path(argv[0]).name == "unshare" and "--" in argv:
+        return argv[argv.index("--") + 1 :]
+    return argv
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

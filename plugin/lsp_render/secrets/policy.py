@@ -70,8 +70,10 @@ from lsp_render.core.yamlfile import yaml_error_line
 __all__ = [
     "POLICY_VARIABLE",
     "KustomizePolicy",
+    "NetworkPolicy",
     "Policy",
     "ProjectPolicy",
+    "allowed_hosts",
     "applicable",
     "enforce",
     "forced_delivery",
@@ -142,6 +144,20 @@ class ProjectPolicy(BaseModel):
     )
 
 
+class NetworkPolicy(BaseModel):
+    """Which hosts the engines may reach (Kustomize remote bases, Helm schema refs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    allow_hosts: tuple[str, ...] = Field(
+        default=(),
+        alias="allowHosts",
+        title="Allowed hosts",
+        description="Host names (exact, case-insensitive) remote references may name; "
+        "none by default.",
+    )
+
+
 class Policy(BaseModel):
     """The operator's policy file."""
 
@@ -158,6 +174,11 @@ class Policy(BaseModel):
             "ARGOCD_APP_REVISION=streamed (argocd app manifests/diff --local): fail, or mask "
             "every value; Vault is never read."
         ),
+    )
+    network: NetworkPolicy = Field(
+        default_factory=NetworkPolicy,
+        title="Network",
+        description="What engines may reach over the network (SPEC section 11, Confinement).",
     )
 
     def for_project(self, project: str) -> ProjectPolicy | None:
@@ -217,6 +238,31 @@ def load_policy(path: Path) -> Policy:
         loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
         msg = f"policy file {path}: {loc}: {first['msg']}"
         raise InputError(msg) from None
+
+
+def allowed_hosts(environ: Mapping[str, str]) -> frozenset[str]:
+    """Return the hosts the policy's ``network.allowHosts`` names (lower case).
+
+    Parameters
+    ----------
+    environ
+        The sidecar's environment (``LSP_RENDER_POLICY``).
+
+    Returns
+    -------
+    frozenset of str
+        Empty without a policy file: no host is allowed.
+
+    Raises
+    ------
+    InputError
+        The policy file is unreadable or malformed.
+    """
+    name = environ.get(POLICY_VARIABLE, "").strip()
+    if not name:
+        return frozenset()
+    policy = load_policy(Path(name))
+    return frozenset(host.strip().lower() for host in policy.network.allow_hosts if host.strip())
 
 
 def _refusal(path: str) -> str | None:

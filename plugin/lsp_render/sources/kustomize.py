@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from lsp_render.core.confine import HostCheck
 from lsp_render.core.engines import (
     DEFAULT_TIMEOUT,
     engine_timeout,
@@ -32,6 +33,7 @@ from lsp_render.core.paths import inside
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.detect import kustomization_file
+from lsp_render.sources.kustomize_refs import check_tree
 
 __all__ = [
     "HELM_OUTPUT_FILE",
@@ -41,11 +43,9 @@ __all__ = [
     "check_references",
     "kustomize_argv",
 ]
-
-# Fields whose entries may name another kustomization directory. Kustomize's default
-# load restrictor keeps files under each kustomization's root, but lets these reach any
-# directory at all; files reached through them are then kept under that directory.
+# Kustomization fields naming directories, walked to find every helmCharts: entry.
 _DIRECTORY_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
+
 # The C loader and dumper (the pure-Python ones cost a hybrid render about 4 ms).
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -141,6 +141,7 @@ def build(
     environ: Mapping[str, str],
     repo_root: Path | None = None,
     helm: HelmCharts | None = None,
+    allow_host: HostCheck | None = None,
 ) -> list[Document]:
     """Build the kustomization in ``directory`` and split its output into documents.
 
@@ -150,32 +151,58 @@ def build(
     ``lsp-render helm`` (the embedded engine).
     """
     root = repo_root if repo_root is not None else directory
+    network = True
     if repo_root is not None:
-        check_references(directory, repo_root, label=label, helm_charts=helm is not None)
+        network = check_references(
+            directory, repo_root, label=label, allow_host=allow_host, helm_charts=helm is not None
+        )
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(scratch_dir()) if helm is not None else None
         argv = [*kustomize_argv(environ), *_helm_args(helm, [root], scratch), str(directory)]
-        out = run_engine(argv, what=f"kustomize build {label}", timeout=engine_timeout(environ))
+        out = run_engine(
+            argv,
+            what=f"kustomize build {label}",
+            timeout=engine_timeout(environ),
+            isolate=not network,
+        )
     return split_stream(out, f"kustomize:{label}")
 
 
 def check_references(
-    directory: Path, repo_root: Path, *, label: str, helm_charts: bool = False
-) -> None:
-    """Refuse a kustomization tree that reaches a directory or file outside the repository.
+    directory: Path,
+    repo_root: Path,
+    *,
+    label: str,
+    allow_host: HostCheck | None = None,
+    helm_charts: bool = False,
+) -> bool:
+    """Refuse a kustomization tree that reads outside the repository or from the network.
 
-    Follows every local entry of ``resources``, ``bases``, ``components``,
-    ``generators``, ``transformers`` and ``validators`` (symlinks resolved) from
-    ``directory``; an entry that does not exist locally (a remote base, a typo)
-    is left to Kustomize. With ``helm_charts``, every ``helmCharts:`` entry must
-    name a chart vendored in its ``chartHome`` inside the repository (nothing
-    is pulled), and its value files must be inside the repository too.
+    Every reference field of every kustomization reached is checked
+    (:func:`lsp_render.sources.kustomize_refs.check_tree`); a local entry that
+    does not exist is left to Kustomize to report. With ``helm_charts``, every
+    ``helmCharts:`` entry must name a chart vendored in its ``chartHome`` inside
+    the repository (nothing is pulled), and its value files must be inside the
+    repository too.
+
+    Returns
+    -------
+    bool
+        Whether Kustomize needs the network (a remote reference the policy allows).
 
     Raises
     ------
     InputError
         Naming the kustomization file, the field and the entry.
     """
+    network = check_tree(directory, repo_root, label=label, allow_host=allow_host)
+    if helm_charts:
+        _check_helm_tree(directory, repo_root, label)
+    return network
+
+
+def _check_helm_tree(directory: Path, repo_root: Path, label: str) -> None:
+    """Check the ``helmCharts:`` of every kustomization reached from ``directory``."""
     seen: set[Path] = set()
     todo = [directory]
     while todo:
@@ -191,8 +218,7 @@ def check_references(
             msg = f"{shown}: symlink leaves the repository"
             raise InputError(msg)
         data = _read_kustomization(path)
-        if helm_charts:
-            _check_helm_charts(current, data, repo_root, shown)
+        _check_helm_charts(current, data, repo_root, shown)
         for field in _DIRECTORY_FIELDS:
             entries = data.get(field)
             if not isinstance(entries, list):
@@ -286,9 +312,12 @@ class HybridBuild:
         label: str,
         environ: Mapping[str, str],
         helm: HelmCharts | None = None,
+        allow_host: HostCheck | None = None,
     ) -> None:
         self._dir = kustomize_dir
         self._helm = helm
+        self._allow_host = allow_host
+        self._network = True
         self._repo_root = repo_root
         self._label = label
         self._environ = environ
@@ -318,8 +347,13 @@ class HybridBuild:
             self._stack.close()
 
     def _start(self) -> None:
-        helm_charts = self._helm is not None
-        check_references(self._dir, self._repo_root, label=self._label, helm_charts=helm_charts)
+        self._network = check_references(
+            self._dir,
+            self._repo_root,
+            label=self._label,
+            allow_host=self._allow_host,
+            helm_charts=self._helm is not None,
+        )
         scratch = self._stack.enter_context(scratch_dir())
         copy = mirror(self._repo_root, self._dir, scratch)
         target = copy / HELM_OUTPUT_FILE
@@ -335,7 +369,7 @@ class HybridBuild:
         if hasattr(os, "mkfifo"):
             os.mkfifo(target, 0o600)
             self._pipe = target
-            self._proc = start_engine(argv, what=self._what)
+            self._proc = start_engine(argv, what=self._what, isolate=not self._network)
 
     @property
     def _what(self) -> str:
@@ -360,7 +394,9 @@ class HybridBuild:
         if self._proc is None or self._pipe is None:
             (self._copy / HELM_OUTPUT_FILE).write_bytes(data)
             argv = [*kustomize_argv(self._environ), *self._helm_args, str(self._copy)]
-            out = run_engine(argv, what=self._what, timeout=self._timeout)
+            out = run_engine(
+                argv, what=self._what, timeout=self._timeout, isolate=not self._network
+            )
             return split_stream(out, f"kustomize:{self._label}")
         feeder = threading.Thread(
             target=_feed, args=(self._pipe, data, self._proc), name="lsp-render-feed"

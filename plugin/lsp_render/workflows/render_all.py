@@ -315,6 +315,11 @@ def render_all(
     if changed_since is not None:
         pairs, more = _changed_pairs(pairs, root, env, changed_since, from_applications)
         notes = (*notes, *more)
+    if out is not None:  # nothing written through a link out of the output directory
+        from lsp_render.core.safewrite import check_no_links
+
+        rels = [pair.output_path(out).relative_to(out) for pair in pairs]
+        check_no_links(out, rels, what="--output-dir")
     job = RenderJob(
         environ=env,
         secrets=secrets or SecretOptions(),

@@ -17,6 +17,7 @@ from typing import Any
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode, LspRenderError, innermost_frame
 from lsp_render.core.manifests import Document
+from lsp_render.core.safewrite import unlink_below, write_below
 from lsp_render.workflows.discovery import Pair
 
 __all__ = [
@@ -105,15 +106,9 @@ def _strip_label(message: str, labels: Sequence[str]) -> str:
     return message
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _write(output_dir: Path, path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, never through a link out of ``output_dir``."""
+    write_below(output_dir, path.relative_to(output_dir), data)
 
 
 def render_pair(pair: Pair, job: RenderJob) -> PairResult:
@@ -149,7 +144,7 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         checked, unknown = _validate(docs, job, labels[0]) if job.validate else (0, ())
         data = join_stream(docs).encode("utf-8")
         if job.output_dir is not None:
-            _write(pair.output_path(job.output_dir), data)
+            _write(job.output_dir, pair.output_path(job.output_dir), data)
     except LspRenderError as exc:
         code, message = int(exc.exit_code), _strip_label(exc.message, labels)
     except Exception as exc:
@@ -160,7 +155,9 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         seconds = time.perf_counter() - start
         return PairResult(pair, 0, len(docs), seconds, checked=checked, unknown=unknown)
     if job.output_dir is not None:
-        pair.output_path(job.output_dir).unlink(missing_ok=True)  # no stale success
+        # No stale success; never through a link out of the output directory.
+        path = pair.output_path(job.output_dir)
+        unlink_below(job.output_dir, path.relative_to(job.output_dir))
     return PairResult(pair, code, 0, time.perf_counter() - start, message)
 
 

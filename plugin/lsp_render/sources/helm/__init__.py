@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lsp_render.core.confine import HostCheck
 from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import Document
+from lsp_render.core.safewrite import refuse_symlinks_out
 from lsp_render.sources.helm import binary, embedded
 from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
+from lsp_render.sources.helm.engine_child import prestart_engine_child
 from lsp_render.sources.helm.output import stream_documents
+from lsp_render.sources.helm.schema_refs import check_schemas
 from lsp_render.sources.helm.values import load_values_file, merge_values
 
 __all__ = [
@@ -79,7 +83,7 @@ class HelmInputs:
     api_versions: tuple[str, ...] = ()
 
 
-def render_chart(inputs: HelmInputs) -> list[Document]:
+def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> list[Document]:
     """Render a chart; one document per manifest, as ``helm template`` prints them.
 
     Each document's text is ``# Source: <chart>/templates/<file>`` followed by
@@ -90,6 +94,8 @@ def render_chart(inputs: HelmInputs) -> list[Document]:
     ----------
     inputs
         The chart, release and values.
+    allow_host
+        Tells whether the operator's policy allows a host a schema ``$ref`` names.
 
     Returns
     -------
@@ -106,6 +112,12 @@ def render_chart(inputs: HelmInputs) -> list[Document]:
         or a manifest that is not valid YAML.
     """
     helm = binary.find_helm_binary()
+    if helm is None:
+        prestart_engine_child()  # it loads Helm while the schemas are checked
+    deps = inspect_dependencies(inputs.chart_dir, inputs.repo_root, check=False)
+    check_schemas(
+        inputs.chart_dir, chart=deps.name, extra_dirs=deps.local_dirs, allow_host=allow_host
+    )
     if helm is not None:
         stream = binary.render_stream(helm, inputs)
     else:
@@ -140,6 +152,7 @@ def build_dependencies(chart_dir: Path, repo_root: Path) -> None:
         raise error
     if not deps.missing:
         return
+    refuse_symlinks_out(chart_dir, "charts", what=f"chart {deps.name}")
     helm = binary.find_helm_binary()
     if helm is not None:
         binary.build_in_place(helm, chart_dir)

@@ -126,8 +126,9 @@ def _run(
 ) -> str:
     timeout = engine_timeout()
     try:
-        # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.core.engines).
-        result = run_process(argv, stdin=stdin, timeout=timeout)
+        # In its own process group, killed whole on a timeout or SIGTERM (lsp_render.core.engines),
+        # without network where the platform allows (local charts need none).
+        result = run_process(argv, stdin=stdin, timeout=timeout, isolate=True)
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"chart {chart}: {what} timed out after {timeout:g} s") from exc
     except OSError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from lsp_render.core.confine import confined_path
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
@@ -154,14 +155,16 @@ def _archive_chart_name(archive: Path) -> str | None:
 
 
 def _resolve_local(chart_dir: Path, repo_root: Path, name: str, repository: str) -> Path:
+    """Find a ``file://`` dependency as Helm does (joined, cleaned textually, then opened)."""
     raw = repository[len(_FILE_SCHEME) :]
-    target = Path(raw) if raw.startswith("/") else chart_dir / raw
-    resolved = target.resolve()
-    if not resolved.is_relative_to(repo_root.resolve()):
+    root = Path(os.path.realpath(repo_root))
+    target, problem = confined_path(root, Path(os.path.realpath(chart_dir)), raw)
+    if problem is not None:
         raise InputError(
             f"{chart_dir.name}/Chart.yaml: dependency {name} ({repository}) "
             "is outside the repository"
         )
+    resolved = Path(os.path.realpath(target))
     if not (resolved / "Chart.yaml").is_file():
         raise InputError(
             f"{chart_dir.name}/Chart.yaml: dependency {name} ({repository}) "

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.scratch import scratch_dir
 from lsp_render.sources.helm import sdk
+from lsp_render.sources.helm.binary import engine_timeout
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
     normalize_kube_version,
@@ -42,6 +43,7 @@ from lsp_render.sources.helm.dependencies import (
     inspect_dependencies,
     missing_dependency_error,
 )
+from lsp_render.sources.helm.engine_child import call_engine, stop_engine_child
 from lsp_render.sources.helm.output import CrdFile, assemble_stream
 from lsp_render.sources.helm.values import (
     apply_set_values,
@@ -54,7 +56,13 @@ from lsp_render.sources.helm.values import (
 if TYPE_CHECKING:
     from lsp_render.sources.helm import HelmInputs
 
-__all__ = ["build_in_place", "clear_cache", "render_stream"]
+__all__ = [
+    "build_in_place",
+    "build_in_place_here",
+    "clear_cache",
+    "render_stream",
+    "render_stream_here",
+]
 
 _CACHE_SIZE = 64
 _cache: OrderedDict[tuple[str, str], _LoadedChart] = OrderedDict()
@@ -231,10 +239,11 @@ def clear_cache() -> None:
     is a cheap listing of names, sizes and times, so a test that rewrites a chart
     file with the same size within one clock tick would otherwise be served the
     chart an earlier test loaded (tests/helm_fixtures.py clears it around each
-    embedded-engine test). A render is one process and never needs it.
+    embedded-engine test). A render is one process and never needs it. The engine child goes too.
     """
     with _cache_lock:
         _cache.clear()
+    stop_engine_child()
 
 
 def _label(path: Path, repo_root: Path) -> str:
@@ -256,7 +265,28 @@ def compose_values(inputs: HelmInputs, chart: str) -> dict[str, Any]:
 
 
 def render_stream(inputs: HelmInputs) -> str:
-    """Render a chart in-process and return what ``helm template`` would print.
+    """Render a chart in the engine child and return what ``helm template`` would print.
+
+    The child (:mod:`.engine_child`) is killed on ``LSP_RENDER_ENGINE_TIMEOUT``,
+    on SIGTERM and on any error while waiting.
+
+    Raises
+    ------
+    InputError, RenderError
+        As :func:`render_stream_here`; a RenderError on a timeout.
+    """
+    stream: str = call_engine(
+        __name__,
+        "render_stream_here",
+        (inputs,),
+        timeout=engine_timeout(),
+        what=f"chart {inputs.chart_dir.name}",
+    )
+    return stream
+
+
+def render_stream_here(inputs: HelmInputs) -> str:
+    """Render a chart in this process and return what ``helm template`` would print.
 
     Raises
     ------
@@ -314,5 +344,19 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
 
 
 def build_in_place(chart_dir: Path) -> None:
-    """Run an offline ``helm dependency build`` in ``chart_dir`` (for ``lsp-render init``)."""
+    """Run an offline ``helm dependency build`` in ``chart_dir`` (for ``lsp-render init``).
+
+    Runs in the engine child, killed on ``LSP_RENDER_ENGINE_TIMEOUT`` and SIGTERM.
+    """
+    call_engine(
+        __name__,
+        "build_in_place_here",
+        (chart_dir,),
+        timeout=engine_timeout(),
+        what=f"chart {chart_dir.name}",
+    )
+
+
+def build_in_place_here(chart_dir: Path) -> None:
+    """Run an offline ``helm dependency build`` in ``chart_dir`` in this process."""
     _dependency_build(chart_dir)

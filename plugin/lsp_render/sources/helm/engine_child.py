@@ -1,0 +1,295 @@
+"""The embedded Helm engine runs in a child process that the CLI owns and can kill.
+
+Helm's Go SDK, called in-process through ctypes, cannot be interrupted: a
+template with two nested ``range until 100000`` loops ignored
+``LSP_RENDER_ENGINE_TIMEOUT`` and SIGTERM alike. So the first embedded call
+of a process forks a child *before* ``helm_python`` (and with it the Go
+runtime) is loaded anywhere: the child loads it, then serves calls
+(``module``, ``function``, ``args``) over a pipe for the rest of the
+parent's life, so render-all keeps its loaded charts warm. The parent waits
+in ``select`` with the engine timeout; on a timeout, SIGTERM (raised as an
+exception in the parent), or any other exception, the child is killed and
+its private temporary directory (``TMPDIR`` in the child; it may hold
+charts built with resolved values) is removed. The next call starts a new
+child.
+
+The child dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and end of
+file on its request pipe). Its stdout goes to ``/dev/null`` and its stderr
+(Go's log lines) to a file whose first line is quoted if the child dies.
+Where ``os.fork`` is missing, or the Go runtime is already loaded in this
+process (a test that called the SDK directly), calls run in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import os
+import pickle
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lsp_render.core import errors
+from lsp_render.core.errors import LspRenderError, RenderError, innermost_frame
+from lsp_render.core.netns import enter_empty_network_namespace
+
+__all__ = ["call_engine", "prestart_engine_child", "start_engine_child", "stop_engine_child"]
+
+_HEADER = struct.Struct("!Q")
+_SDK = "helm_python"
+
+
+@dataclass
+class _Child:
+    pid: int
+    requests: int  # write end
+    replies: int  # read end
+    root: Path
+    owner: int  # the process that forked it: only it may talk to it
+
+
+_child: _Child | None = None
+_lock = threading.Lock()
+
+
+class _DiedError(Exception):
+    """The child closed its reply pipe (it exited or was killed)."""
+
+
+def call_engine(
+    module: str, function: str, args: tuple[Any, ...], *, timeout: float, what: str
+) -> Any:
+    """Call ``module.function(*args)`` in the engine child and return its result.
+
+    Parameters
+    ----------
+    module, function
+        What to call (imported in the child).
+    args
+        Its arguments (pickled).
+    timeout
+        Seconds before the child is killed.
+    what
+        Names the chart for messages (``chart web``).
+
+    Raises
+    ------
+    LspRenderError
+        What the function raised, with its exit code.
+    RenderError
+        On a timeout, or when the child dies.
+    """
+    if not _use_child():
+        return getattr(importlib.import_module(module), function)(*args)
+    with _lock:  # one call at a time on the pipe
+        return _call_child(module, function, args, timeout=timeout, what=what)
+
+
+def _call_child(
+    module: str, function: str, args: tuple[Any, ...], *, timeout: float, what: str
+) -> Any:
+    child = start_engine_child()
+    try:
+        _send(child.requests, (module, function, args))
+        reply = _receive(child.replies, time.monotonic() + timeout)
+    except TimeoutError:
+        stop_engine_child()
+        msg = (
+            f"{what}: the embedded Helm engine did not finish within {timeout:g} s "
+            "(LSP_RENDER_ENGINE_TIMEOUT)"
+        )
+        raise RenderError(msg) from None
+    except (_DiedError, BrokenPipeError):
+        reason = _death(child)
+        stop_engine_child()
+        raise RenderError(f"{what}: the embedded Helm engine died ({reason})") from None
+    except BaseException:
+        stop_engine_child()  # SIGTERM, Ctrl-C, anything: no engine outlives the render
+        raise
+    return _unwrap(reply, what)
+
+
+def _use_child() -> bool:
+    # Never fork a process whose Go runtime is already started.
+    return hasattr(os, "fork") and _SDK not in sys.modules
+
+
+def prestart_engine_child() -> None:
+    """Start the engine child now, so that it loads Helm while the caller prepares the call."""
+    if _use_child():
+        start_engine_child()
+
+
+def start_engine_child() -> _Child:
+    """Return the engine child, forking it now if there is none (it starts loading Helm)."""
+    global _child  # noqa: PLW0603 - one engine child per process
+    if _child is not None and _child.owner == os.getpid():
+        return _child
+    _child = None
+    root = Path(tempfile.mkdtemp(prefix="lsp-render-engine-"))
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        status = 0
+        try:
+            os.close(request_w)
+            os.close(reply_r)
+            _serve(request_r, reply_w, root, parent)
+        except BaseException:
+            status = 70
+        finally:
+            os._exit(status)
+    os.close(request_r)
+    os.close(reply_w)
+    _child = _Child(pid, request_w, reply_r, root, parent)
+    if parent not in _cleanup_registered:
+        _cleanup_registered.add(parent)
+        atexit.register(stop_engine_child)
+        if "multiprocessing" in sys.modules:
+            # A pool worker ends without atexit, and the child dies with it (PDEATHSIG)
+            # before it could remove its directory: the worker's exit hook does both.
+            from multiprocessing import util
+
+            util.Finalize(None, stop_engine_child, exitpriority=10)
+    return _child
+
+
+_cleanup_registered: set[int] = set()
+
+
+def stop_engine_child() -> None:
+    """Kill the engine child if there is one, reap it, and remove its temporary directory."""
+    global _child
+    child, _child = _child, None
+    if child is None or child.owner != os.getpid():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(child.pid, 0)
+    for fd in (child.requests, child.replies):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    shutil.rmtree(child.root, ignore_errors=True)
+
+
+def _death(child: _Child) -> str:
+    try:
+        _, status = os.waitpid(child.pid, 0)
+    except ChildProcessError:
+        return "gone"
+    if os.WIFSIGNALED(status):
+        reason = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        reason = f"exit status {os.WEXITSTATUS(status)}"
+    with contextlib.suppress(OSError):
+        lines = (child.root / "stderr").read_text(encoding="utf-8", errors="replace").splitlines()
+        first = next((line.strip() for line in lines if "fatal" in line or "panic" in line), "")
+        if first:
+            reason += f": {first[:300]}"
+    return reason
+
+
+def _unwrap(reply: tuple[Any, ...], what: str) -> Any:
+    kind = reply[0]
+    if kind == "ok":
+        return reply[1]
+    if kind == "error":
+        _, name, message, detail = reply
+        cls = getattr(errors, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, LspRenderError)):
+            cls = RenderError
+        raise cls(message, detail=detail)
+    _, name, where = reply
+    msg = f"{what}: internal error in the embedded Helm engine ({name} at {where}); report it"
+    raise RenderError(msg)
+
+
+# -- the wire: a length, then a pickle (both ends are this program) -----------------------------
+
+
+def _send(fd: int, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    while size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise TimeoutError
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise _DiedError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int, deadline: float | None) -> Any:
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    return pickle.loads(_read_exactly(fd, size, deadline))  # noqa: S301 - our own child
+
+
+# -- the child -----------------------------------------------------------------------------------
+
+
+def _serve(requests: int, replies: int, root: Path, parent: int) -> None:  # pragma: no cover
+    """Load Helm, then answer calls until the parent closes the pipe (runs in the child)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+    enter_empty_network_namespace()  # single-threaded now, before Go starts its threads
+    os.environ["TMPDIR"] = str(root)
+    tempfile.tempdir = str(root)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    log = os.open(root / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 2)
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_SDK)  # while the parent prepares the first call
+    while True:
+        try:
+            module, function, args = _receive(requests, None)
+        except _DiedError:  # the parent is gone (a render-all worker exits without atexit)
+            shutil.rmtree(root, ignore_errors=True)
+            return
+        try:
+            target = getattr(importlib.import_module(module), function)
+            reply: tuple[Any, ...] = ("ok", target(*args))
+        except LspRenderError as exc:
+            reply = ("error", type(exc).__name__, exc.message, exc.detail)
+        except Exception as exc:
+            reply = ("internal", type(exc).__name__, innermost_frame(exc))
+        _send(replies, reply)
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - in the child
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(0)
