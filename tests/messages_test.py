@@ -77,6 +77,7 @@ def test_helm_charts_in_a_kustomization_says_what_failed_and_points_to_the_hybri
         1,
         "web: kustomize build web: trouble configuring builtin HelmChartInflationGenerator",
         "must specify --enable-helm",
+        "enableHelm: true",
         "make the app a hybrid",
     )
     assert not result.stderr.rstrip().endswith(">")

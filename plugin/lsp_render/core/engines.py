@@ -54,9 +54,10 @@ _MALFORMED_INPUT = (
 _HINTS = (
     (
         "must specify --enable-helm",
-        "helmCharts: in a kustomization needs Kustomize's Helm inflation; to render a chart "
-        "and patch its output, make the app a hybrid: a helm: section in lsp-render.yaml (or "
-        "a Chart.yaml) renders the chart and this kustomization patches it (examples/hybrid)",
+        "helmCharts: in a kustomization needs Kustomize's Helm inflation: set "
+        "kustomize: {enableHelm: true} in lsp-render.yaml (or ask the operator to allow it "
+        "in the policy), or make the app a hybrid, where a helm: section in lsp-render.yaml "
+        "renders the chart and this kustomization patches it (examples/hybrid)",
     ),
 )
 
