@@ -411,3 +411,18 @@ def test_helm_file_parameters_are_refused(repo: Path) -> None:
     spec += "    helm: {fileParameters: [{name: a, path: values.yaml}]}\n"
     manifest = _manifest(repo, "f", head + spec)
     assert_failure(run(["render", "--application", str(manifest)]), 2, "fileParameters")
+
+
+def test_render_application_from_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    """A manifest saved outside any repository renders against the current directory's."""
+    manifest = tmp_path / "elsewhere" / "web.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\n"
+        f"spec:\n  destination: {{namespace: w}}\n  source:\n    repoURL: {URL}\n"
+        "    path: apps/web\n    helm: {parameters: [{name: global.host, value: h}]}\n"
+    )
+    result = run(["render", "--application", str(manifest)], cwd=repo / "apps")
+    assert result.code == 0, result.stderr
+    assert {o["kind"] for o in result.objects()} == {"ConfigMap", "CustomResourceDefinition"}
+    assert_failure(run(["render", "--application", str(manifest)], cwd=tmp_path), 2, "apps/web")

@@ -27,7 +27,7 @@ from lsp_render.argocd.application import (
     parse_application,
 )
 from lsp_render.core.errors import InputError
-from lsp_render.core.paths import find_repo_root, inside
+from lsp_render.core.paths import REPO_CONFIG_FILE, find_repo_root, inside
 from lsp_render.workflows.appsource import PLUGIN_NAME
 from lsp_render.workflows.discovery import Pair
 
@@ -353,8 +353,19 @@ def plan_applications(
     return ApplicationPlan(tuple(pairs), tuple(skipped), tuple(notes), repo_root)
 
 
+def _in_a_repository(directory: Path) -> bool:
+    return any(
+        (d / ".git").exists() or (d / REPO_CONFIG_FILE).is_file()
+        for d in (directory, *directory.parents)
+    )
+
+
 def application_from_file(file: Path, environ: Mapping[str, str]) -> tuple[Application, Path]:
-    """Read the one Application of ``file`` and find its repository root.
+    """Read the one Application of ``file`` and find the repository its sources are in.
+
+    That is the repository holding ``file``; for a file outside any repository
+    (``kubectl get application -o yaml > /tmp/app.yaml``), the one holding the
+    current directory.
 
     Raises
     ------
@@ -362,7 +373,8 @@ def application_from_file(file: Path, environ: Mapping[str, str]) -> tuple[Appli
         When the file holds no Application, or more than one.
     """
     file = file.resolve()
-    repo_root = find_repo_root(file.parent, environ).resolve()
+    base = file.parent if _in_a_repository(file.parent) else Path.cwd().resolve()
+    repo_root = find_repo_root(base, environ).resolve()
     apps = load_applications(file, repo_root, None)
     if len(apps) != 1:
         msg = f"{file}: holds {len(apps)} Applications, not exactly one"
