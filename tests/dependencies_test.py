@@ -120,7 +120,7 @@ def test_a_stale_lock_is_refused() -> None:
     """The check above can fail: a bound the lock misses, or a dependency it lacks."""
     locked = _lock()
     assert lock_problems([Requirement("click>=99")], locked)
-    assert lock_problems([Requirement("google-re2>=1")], locked)
+    assert lock_problems([Requirement("no-such-dependency>=1")], locked)
     assert not lock_problems([Requirement("click>=8.1")], locked)
 
 

@@ -98,9 +98,13 @@ def test_a_chart_not_vendored_is_refused_and_never_pulled(
     assert_failure(result, 2, "app/kustomization.yaml: helmCharts[0]", "'widget' is not vendored")
 
 
+# What the confinement check (sources/kustomize_refs.py) says, before any chart is looked at.
 _OUTSIDE = {
     "chartHome": ("../../outside", "helmGlobals.chartHome '../../outside' leaves the repository"),
-    "additionalValuesFiles": (["../../outside/v.yaml"], "value file '../../outside/v.yaml'"),
+    "additionalValuesFiles": (
+        ["../../outside/v.yaml"],
+        "helmCharts[0].additionalValuesFiles[0] '../../outside/v.yaml' leaves the repository",
+    ),
 }
 
 
@@ -122,7 +126,7 @@ def test_helm_chart_paths_stay_in_the_repository(
         data["helmCharts"][0][field] = value
     path.write_text(yaml.safe_dump(data))
     result = run(["render", "app"], cwd=repo, env=_no_helm_env(tmp_path, real_kubectl))
-    assert_failure(result, 2, "helmCharts[0]", needle)
+    assert_failure(result, 2, "app/kustomization.yaml", needle)
 
 
 def test_lsp_render_helm_answers_what_kustomize_asks(repo: Path, tmp_path: Path) -> None:

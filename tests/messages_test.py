@@ -66,8 +66,8 @@ def test_helm_charts_in_a_kustomization_says_what_failed_and_points_to_the_hybri
         tmp_path,
         {
             "kustomization.yaml": (
-                "helmCharts:\n  - name: web\n    repo: https://charts.example.org\n"
-                "    version: 1.0.0\n    releaseName: web\n"
+                # a vendored chart (a remote repo is refused before Kustomize runs)
+                "helmCharts:\n  - name: web\n    version: 1.0.0\n    releaseName: web\n"
             )
         },
     )

@@ -22,6 +22,7 @@ through :func:`.sdk.render`, which holds the SDK version pin.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 from collections import OrderedDict
@@ -275,6 +276,8 @@ def render_stream(inputs: HelmInputs) -> str:
     InputError, RenderError
         As :func:`render_stream_here`; a RenderError on a timeout.
     """
+    if inputs.values:  # any Mapping may come in; the pipe to the child takes plain data
+        inputs = dataclasses.replace(inputs, values=plain_values(inputs.values))
     stream: str = call_engine(
         __name__,
         "render_stream_here",

@@ -119,9 +119,12 @@ def _call_child(
     return _unwrap(reply, what)
 
 
+_in_child = False  # set in the engine child itself: it calls Helm directly, never forks
+
+
 def _use_child() -> bool:
     # Never fork a process whose Go runtime is already started.
-    return hasattr(os, "fork") and _SDK not in sys.modules
+    return hasattr(os, "fork") and _SDK not in sys.modules and not _in_child
 
 
 def prestart_engine_child() -> None:
@@ -142,6 +145,8 @@ def start_engine_child() -> _Child:
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        global _in_child  # noqa: PLW0603 - this process is the engine child from here on
+        _in_child = True
         status = 0
         try:
             os.close(request_w)

@@ -144,6 +144,25 @@ def parse_values(data: bytes, *, label: str) -> dict[str, Any]:
     """
     if len(data) > MAX_VALUE_FILE_BYTES:
         raise InputError(f"{label}: value file larger than {MAX_VALUE_FILE_BYTES >> 20} MiB")
+    import os
+
+    from lsp_render.core.engines import engine_timeout
+    from lsp_render.sources.helm.engine_child import call_engine
+
+    # In the engine child, like every call of Helm's Go engine: the render process
+    # never loads it, so the child stays killable (timeout, SIGTERM) and forkable.
+    values: dict[str, Any] = call_engine(
+        __name__,
+        "parse_values_here",
+        (data, label),
+        timeout=engine_timeout(os.environ),
+        what=label,
+    )
+    return values
+
+
+def parse_values_here(data: bytes, label: str) -> dict[str, Any]:
+    """:func:`parse_values` in this process (the engine child runs it)."""
     from lsp_render.sources.helm import sdk
 
     try:
