@@ -337,3 +337,20 @@ def test_parameters_reach_the_render_with_gos_html_escaping(tmp_path: Path) -> N
     result = CmpServer(tmp_path / "sidecar").generate(PROJECT, source)
     assert result.returncode == 0, result.stderr
     assert f"GREETING: {json.dumps(greeting)}" in result.stdout
+
+
+def test_a_fresh_checkout_with_argo_cds_variables_does_not_eat_the_deadline(
+    tmp_path: Path,
+) -> None:
+    """Only the sidecar's per-request copy (``_cmp_server/<id>``) dates the request.
+
+    A CI clone made a minute ago, rendered with Argo CD's variables set, is no such
+    copy: its age must not count against the deadline.
+    """
+    app = tmp_path / "repo" / "kustomize"
+    shutil.copytree(EXAMPLES / "kustomize", app)
+    (tmp_path / "repo" / ".git").mkdir()
+    _age(app, tmp_path / "repo", seconds=20)
+    env = {"LSP_RENDER_DEADLINE": "15", "ARGOCD_APP_SOURCE_PATH": "kustomize"}
+    result = run(["render", str(app)], extra_env=env)
+    assert result.code == 0, result.stderr

@@ -8,7 +8,8 @@ gets SIGTERM, then SIGKILL. ``ARGOCD_EXEC_TIMEOUT`` does not apply to plugin com
 
 ``LSP_RENDER_DEADLINE`` (seconds, default 45) is lsp-render's share of it: from the
 start of the request to the end of ``render``. Under Argo CD (``ARGOCD_APP_SOURCE_PATH``
-is set) the request starts when the sidecar unpacked the repository: the modification
+is set and the repository is the sidecar's per-request copy, ``<workdir>/_cmp_server/<id>``)
+the request starts when the sidecar unpacked the repository: the modification
 time of the copy's root or of the application directory, whichever is earlier, so
 ``init`` and ``render`` spend one budget; a time more than ten minutes old (not a fresh
 copy: no Argo CD request lasts that long) is ignored. Elsewhere it starts with the
@@ -48,6 +49,8 @@ DEADLINE_VARIABLE = "LSP_RENDER_DEADLINE"
 
 # A copy unpacked longer ago than this is a checkout, not Argo CD's per-request copy.
 _FRESH_COPY = 600.0
+# Where argocd-cmp-server unpacks each request's tarball: <workdir>/_cmp_server/<random>/.
+_CMP_COPIES = "_cmp_server"
 
 _state: dict[str, float] = {}
 
@@ -76,6 +79,15 @@ def _copy_time(paths: tuple[Path, ...]) -> float | None:
     return min(times) if times else None
 
 
+def _in_cmp_copy(repo_root: Path) -> bool:
+    """Tell whether ``repo_root`` is Argo CD's per-request copy (``<workdir>/_cmp_server/<id>``).
+
+    Anything else (a checkout, a CI clone, tests' data) is not unpacked per request, so
+    its modification time says nothing about when a request began.
+    """
+    return repo_root.parent.name == _CMP_COPIES
+
+
 def begin(environ: Mapping[str, str], app_dir: Path, repo_root: Path) -> None:
     """Start the request's deadline (``render`` and ``init`` call this first).
 
@@ -95,7 +107,7 @@ def begin(environ: Mapping[str, str], app_dir: Path, repo_root: Path) -> None:
     seconds = _seconds(environ)
     now = time.time()
     start = now
-    if environ.get("ARGOCD_APP_SOURCE_PATH", "").strip():
+    if environ.get("ARGOCD_APP_SOURCE_PATH", "").strip() and _in_cmp_copy(repo_root):
         unpacked = _copy_time((repo_root, app_dir))
         if unpacked is not None and now - _FRESH_COPY < unpacked <= now:
             start = unpacked
