@@ -354,3 +354,16 @@ def test_a_fresh_checkout_with_argo_cds_variables_does_not_eat_the_deadline(
     env = {"LSP_RENDER_DEADLINE": "15", "ARGOCD_APP_SOURCE_PATH": "kustomize"}
     result = run(["render", str(app)], extra_env=env)
     assert result.code == 0, result.stderr
+
+
+def test_outside_argo_cd_even_a_cmp_server_like_copy_does_not_date_the_request(
+    tmp_path: Path,
+) -> None:
+    """Without Argo CD's variables the deadline starts with the command, wherever the app is."""
+    repo = tmp_path / "_cmp_server" / "0d1e"
+    app = repo / "kustomize"
+    shutil.copytree(EXAMPLES / "kustomize", app)
+    (repo / ".git").mkdir()
+    _age(app, repo, seconds=20)
+    result = run(["render", str(app)], extra_env={"LSP_RENDER_DEADLINE": "15"})
+    assert result.code == 0, result.stderr
