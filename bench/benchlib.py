@@ -7,6 +7,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -139,28 +140,32 @@ class Measured:
     stdout: bytes
 
 
+_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None
+
+
 def measure_command(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
 ) -> tuple[float, float, bytes]:
     """Run a command once; return its wall seconds, its peak RSS in MB and its stdout.
 
-    The peak RSS is the child's own ``ru_maxrss`` (``wait4``), so two sides measured in
-    one process do not mix.
+    The peak RSS is GNU time's (``/usr/bin/time -f %M``: the command and the children it
+    waited for): a child forked from this large process would inherit its high-water
+    mark in ``ru_maxrss``. NaN where GNU time is missing. Its fork and exec are in both
+    sides' times alike.
     """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        list(argv), env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.NamedTemporaryFile(prefix="lsp-render-bench-rss-") as report:
+        wrapper = [_TIME, "-q", "-f", "%M", "-o", report.name] if _TIME else []
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*wrapper, *argv], env=dict(env), cwd=cwd, capture_output=True, check=False
+        )
+        seconds = time.perf_counter() - start
+        text = Path(report.name).read_text().strip()
     if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"{' '.join(argv[:4])}... exited {proc.returncode}: {tail}")
-    return seconds, usage.ru_maxrss / 1024, out
+    rss_mb = int(text.splitlines()[-1]) / 1024 if text else float("nan")
+    return seconds, rss_mb, proc.stdout
 
 
 def compare_commands(

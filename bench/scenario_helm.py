@@ -65,6 +65,20 @@ def measure(shared: Path, tmp: Path, runs: int) -> list[Result]:
                 note=note,
             )
         )
+        binary, _ = compare_commands(
+            [(ours, {**env, "LSP_RENDER_HELM": helm}, repo), (theirs, env, repo)], runs
+        )
+        rows.append(
+            Result(
+                f"helm {label}, LSP_RENDER_HELM",
+                binary.seconds,
+                native.seconds,
+                "s",
+                "info",
+                None,
+                note="the same render through the helm binary (what the sidecar image runs)",
+            )
+        )
         rows.append(
             Result(
                 f"helm {label} peak RSS",

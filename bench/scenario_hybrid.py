@@ -137,6 +137,6 @@ def measure(shared: Path, tmp: Path, runs: int) -> list[Result]:
             "MB",
             "info",
             None,
-            note="the baseline's figure is the larger of helm's and kubectl's (wait4 of sh)",
+            note="GNU time over sh: the larger of helm's and kubectl's peaks",
         ),
     ]
