@@ -153,6 +153,9 @@ def _copy_repository(root: Path, target: Path) -> None:
             shutil.copytree(entry, target / entry.name, symlinks=True, ignore=ignore)
         else:
             shutil.copy2(entry, target / entry.name, follow_symlinks=False)
+    # The copy is still a repository (an empty .git marks its root, as in Argo CD's copy):
+    # tests that render the examples find the repository root by it.
+    (target / ".git").mkdir(exist_ok=True)
 
 
 def _pytest(copy: Path, tests: tuple[str, ...]) -> tuple[int | None, str, float]:
