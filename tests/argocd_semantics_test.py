@@ -367,3 +367,15 @@ def test_outside_argo_cd_even_a_cmp_server_like_copy_does_not_date_the_request(
     _age(app, repo, seconds=20)
     result = run(["render", str(app)], extra_env={"LSP_RENDER_DEADLINE": "15"})
     assert result.code == 0, result.stderr
+
+
+def test_a_stale_cmp_server_copy_does_not_date_the_request(tmp_path: Path) -> None:
+    """A ``_cmp_server`` copy older than any Argo CD request (10 min) is not this request's."""
+    repo = tmp_path / "_cmp_server" / "5eed"
+    app = repo / "kustomize"
+    shutil.copytree(EXAMPLES / "kustomize", app)
+    (repo / ".git").mkdir()
+    _age(app, repo, seconds=3600)
+    env = {"LSP_RENDER_DEADLINE": "15", "ARGOCD_APP_SOURCE_PATH": "kustomize"}
+    result = run(["render", str(app)], extra_env=env)
+    assert result.code == 0, result.stderr
