@@ -13,7 +13,13 @@ import re
 from collections.abc import Callable
 
 from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import LiteralValue, SecretKey, Use, escape_template_text
+from lsp_render.secrets.delivery.model import (
+    LiteralValue,
+    SecretKey,
+    Use,
+    escape_template_text,
+    go_string,
+)
 from lsp_render.secrets.modifiers import Modifier
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "key_template",
     "literal_template",
     "pipeline",
+    "secrets_lookup",
 ]
 
 GO_DELIMS = ("{{", "}}")
@@ -157,3 +164,22 @@ def literal_template(literal: LiteralValue, delims: tuple[str, str] = GO_DELIMS)
         return escape_template_text(text, delims)
     encoded = json.dumps(base64.b64encode(literal.data).decode("ascii"))
     return f"{delims[0]} {encoded} | b64dec {delims[1]}"
+
+
+def secrets_lookup(use: Use, *, where: str, function: str) -> tuple[str, tuple[Modifier, ...]]:
+    """Read ``use``'s key from a Vault operator's ``.Secrets`` map with ``function``.
+
+    The Vault operators (``get`` for HashiCorp's, ``index`` for ricoberger's) template
+    over the secret's keys, so ``jsonPath`` has no equivalent there.
+
+    Raises
+    ------
+    InputError
+        The use applies ``jsonPath`` (exit 2), naming ``where``.
+    """
+    if any(modifier.name == "jsonPath" for modifier in use.modifiers):
+        raise InputError(
+            f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
+            "use inline or external-secrets delivery"
+        )
+    return f"{function} .Secrets " + go_string(use.key), use.modifiers

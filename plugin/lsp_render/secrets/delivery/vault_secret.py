@@ -16,10 +16,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretSpec, Use, go_string, one_source
-from lsp_render.secrets.delivery.templates import key_template, literal_template
-from lsp_render.secrets.modifiers import Modifier
+from lsp_render.secrets.delivery.model import SecretSpec, one_source
+from lsp_render.secrets.delivery.templates import key_template, literal_template, secrets_lookup
 
 __all__ = ["API_VERSION", "DELIMS", "KIND", "vault_secret"]
 
@@ -27,15 +25,6 @@ API_VERSION = "ricoberger.de/v1alpha1"
 KIND = "VaultSecret"
 DELIMS = ("{%", "%}")
 """The operator's template delimiters."""
-
-
-def _value(use: Use, *, where: str) -> tuple[str, tuple[Modifier, ...]]:
-    if any(modifier.name == "jsonPath" for modifier in use.modifiers):
-        raise InputError(
-            f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
-            "use inline or external-secrets delivery"
-        )
-    return "index .Secrets " + go_string(use.key), use.modifiers
 
 
 def vault_secret(spec: SecretSpec) -> dict[str, Any]:
@@ -76,7 +65,9 @@ def vault_secret(spec: SecretSpec) -> dict[str, Any]:
             if key.literal is not None:
                 templates[key.name] = literal_template(key.literal, DELIMS)
                 continue
-            value = partial(_value, where=f"{spec.label}: {key.field}.{key.name}")
+            value = partial(
+                secrets_lookup, function="index", where=f"{spec.label}: {key.field}.{key.name}"
+            )
             templates[key.name] = key_template(key, value, DELIMS)
         body["templates"] = templates
     head: dict[str, Any] = {"name": spec.name}

@@ -23,10 +23,8 @@ import re
 from functools import partial
 from typing import Any
 
-from lsp_render.core.errors import InputError
-from lsp_render.secrets.delivery.model import SecretSpec, Use, go_string, one_source
-from lsp_render.secrets.delivery.templates import key_template, literal_template
-from lsp_render.secrets.modifiers import Modifier
+from lsp_render.secrets.delivery.model import SecretSpec, one_source
+from lsp_render.secrets.delivery.templates import key_template, literal_template, secrets_lookup
 
 __all__ = ["API_VERSION", "KIND", "vault_static_secret"]
 
@@ -38,16 +36,6 @@ _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 def _anchored(name: str) -> str:
     return "^" + _RE2_SPECIAL.sub(r"\\\1", name) + "$"
-
-
-def _value(use: Use, *, where: str) -> tuple[str, tuple[Modifier, ...]]:
-    for modifier in use.modifiers:
-        if modifier.name == "jsonPath":
-            raise InputError(
-                f"{where}: modifier jsonPath has no equivalent in the operator's templates; "
-                "use inline or external-secrets delivery"
-            )
-    return "get .Secrets " + go_string(use.key), use.modifiers
 
 
 def vault_static_secret(spec: SecretSpec) -> dict[str, Any]:
@@ -81,7 +69,9 @@ def vault_static_secret(spec: SecretSpec) -> dict[str, Any]:
         if whole is not None and not whole.modifiers and not key.decode and whole.key == key.name:
             copied.append(key.name)
             continue
-        templates[key.name] = {"text": key_template(key, partial(_value, where=where))}
+        templates[key.name] = {
+            "text": key_template(key, partial(secrets_lookup, function="get", where=where))
+        }
     destination: dict[str, Any] = {"name": spec.name, "create": True}
     if spec.labels:
         destination["labels"] = dict(spec.labels)
