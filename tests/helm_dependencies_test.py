@@ -50,9 +50,14 @@ def _hsc_inputs(root: Path = REPO) -> dict[str, object]:
 
 
 def test_file_dependency_is_built_in_scratch_and_rendered(private_tmp: Path) -> None:
+    from lsp_render.sources.helm.engine_child import stop_engine_child
+
     before = snapshot(REPO)
     docs = render_chart(inputs(_HSC, **_hsc_inputs()))
     assert snapshot(REPO) == before
+    # The engine child keeps its own directory while it lives (it serves later renders);
+    # once it is stopped, nothing of the render may be left.
+    stop_engine_child()
     assert list(private_tmp.iterdir()) == []
     assert docs
     assert all(d.source.startswith(f"{_HSC}/charts/prompt-keda/templates/") for d in docs)
