@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from lsp_render.core.errors import InputError
-from lsp_render.sources.helm import load_values_file, merge_values, render_chart
+from lsp_render.sources.helm import render_chart
+from lsp_render.sources.helm.values import load_values_file, merge_values
 from tests.helm_fixtures import embedded_only, inputs, objects
 
 __all__ = ["embedded_only"]

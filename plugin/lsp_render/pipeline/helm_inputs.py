@@ -272,7 +272,7 @@ def _resolved_values(
     from lsp_render import secrets
     from lsp_render.secrets.recorder import leaf_strings, recording
     from lsp_render.secrets.values import placeholder_overlay
-    from lsp_render.sources.helm import load_values_file, merge_values
+    from lsp_render.sources.helm.values import load_values_file, merge_values
 
     merged: dict[str, Any] = {}
     own = chart_dir / "values.yaml"

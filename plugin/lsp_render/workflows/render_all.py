@@ -98,7 +98,10 @@ PRELOAD = (
     "lsp_render.workflows.worker",
     "lsp_render.pipeline",
     "lsp_render.argocd.request",
-    "lsp_render.sources.helm",
+    "lsp_render.sources.helm.binary",
+    "lsp_render.sources.helm.embedded",
+    "lsp_render.sources.helm.output",
+    "lsp_render.sources.helm.schema_refs",
     "lsp_render.secrets",
 )
 _GO_ENGINE = "helm_python"

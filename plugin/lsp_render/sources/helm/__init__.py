@@ -4,6 +4,10 @@ Two engines behind one interface: the ``helm`` binary when ``LSP_RENDER_HELM``
 names one or ``helm`` is on ``PATH`` (:mod:`.binary`), otherwise Helm's Go SDK
 embedded through ``helm-python-sdk`` (:mod:`.embedded`). Both yield the same
 documents (:func:`.output.stream_documents`).
+
+Importing this package costs nothing but :class:`HelmInputs`: the engines,
+PyYAML and the dependency checks load when a chart is rendered, so the CLI can
+start the engine child (:mod:`.engine_child`) before it imports them.
 """
 
 from __future__ import annotations
@@ -11,26 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lsp_render.core.confine import HostCheck
-from lsp_render.core.errors import RenderError
-from lsp_render.core.manifests import Document
-from lsp_render.core.safewrite import refuse_symlinks_out
-from lsp_render.sources.helm import binary, embedded
-from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
-from lsp_render.sources.helm.engine_child import prestart_engine_child
-from lsp_render.sources.helm.output import stream_documents
-from lsp_render.sources.helm.schema_refs import check_schemas
-from lsp_render.sources.helm.values import load_values_file, merge_values
+if TYPE_CHECKING:
+    from lsp_render.core.confine import HostCheck
+    from lsp_render.core.manifests import Document
 
-__all__ = [
-    "HelmInputs",
-    "build_dependencies",
-    "load_values_file",
-    "merge_values",
-    "render_chart",
-]
+__all__ = ["HelmInputs", "build_dependencies", "render_chart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +102,12 @@ def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> 
         A Helm error (template, values, schema, load), a missing dependency,
         or a manifest that is not valid YAML.
     """
+    from lsp_render.sources.helm import binary, embedded
+    from lsp_render.sources.helm.dependencies import inspect_dependencies
+    from lsp_render.sources.helm.engine_child import prestart_engine_child
+    from lsp_render.sources.helm.output import stream_documents
+    from lsp_render.sources.helm.schema_refs import check_schemas
+
     helm = binary.find_helm_binary()
     if helm is None:
         prestart_engine_child()  # it loads Helm while the schemas are checked
@@ -146,6 +143,11 @@ def build_dependencies(chart_dir: Path, repo_root: Path) -> None:
     RenderError
         When a missing dependency is not ``file://`` or the build fails.
     """
+    from lsp_render.core.errors import RenderError
+    from lsp_render.core.safewrite import refuse_symlinks_out
+    from lsp_render.sources.helm import binary, embedded
+    from lsp_render.sources.helm.dependencies import inspect_dependencies, missing_dependency_error
+
     deps = inspect_dependencies(chart_dir, repo_root)
     error = missing_dependency_error(deps)
     if error is not None:
