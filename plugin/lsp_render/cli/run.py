@@ -58,6 +58,7 @@ def run_render(
     LspRenderError
         Any failure; nothing has been printed.
     """
+    _prefork_helm_engine(app_dir)  # first: Helm loads in a child while we import the rest
     from lsp_render.argocd.request import build_request
     from lsp_render.core import deadline
     from lsp_render.core.context import SecretOptions
@@ -100,6 +101,29 @@ def run_render(
         )
         sys.stderr.write(f"lsp-render: {request.label}: {report.summary()}\n")
     write_stdout(join_stream(docs))
+
+
+_ENGINE_SERVER = "lsp_render.sources.helm.engine_child:serve_engine"
+
+
+def _prefork_helm_engine(app_dir: Path) -> None:
+    """Fork the embedded Helm engine's child now when ``app_dir`` holds a chart.
+
+    Only when the render will use the embedded engine: no ``LSP_RENDER_HELM``
+    and no ``helm`` on ``PATH`` (:func:`lsp_render.sources.helm.binary.find_helm_binary`'s
+    rule, mirrored so as not to import it). A render that ends up not calling
+    the engine (another kind in ``lsp-render.yaml``, an input error) kills the
+    child at exit.
+    """
+    import os
+    import shutil
+
+    from lsp_render.core import prefork
+
+    if os.environ.get("LSP_RENDER_HELM") or not prefork.can_fork():
+        return
+    if (app_dir / "Chart.yaml").is_file() and shutil.which("helm") is None:
+        prefork.fork_server(_ENGINE_SERVER, keep=True)
 
 
 def write_stdout(text: str) -> None:

@@ -35,30 +35,32 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lsp_render.core import errors
+from lsp_render.core import errors, prefork
 from lsp_render.core.errors import LspRenderError, RenderError, innermost_frame
 from lsp_render.core.netns import enter_empty_network_namespace
+from lsp_render.core.prefork import Forked
 
-__all__ = ["call_engine", "prestart_engine_child", "start_engine_child", "stop_engine_child"]
+__all__ = [
+    "SERVER",
+    "call_engine",
+    "prestart_engine_child",
+    "serve_engine",
+    "start_engine_child",
+    "stop_engine_child",
+]
 
 _HEADER = struct.Struct("!Q")
 _SDK = "helm_python"
+_ENGINE = "lsp_render.sources.helm.embedded"
 
 
-@dataclass
-class _Child:
-    pid: int
-    requests: int  # write end
-    replies: int  # read end
-    root: Path
-    owner: int  # the process that forked it: only it may talk to it
+SERVER = f"{__name__}:serve_engine"
+"""What :func:`lsp_render.core.prefork.fork_server` runs in the engine child."""
 
-
-_child: _Child | None = None
+_child: Forked | None = None
 _lock = threading.Lock()
 
 
@@ -124,7 +126,7 @@ _in_child = False  # set in the engine child itself: it calls Helm directly, nev
 
 def _use_child() -> bool:
     # Never fork a process whose Go runtime is already started.
-    return hasattr(os, "fork") and _SDK not in sys.modules and not _in_child
+    return prefork.can_fork() and not _in_child
 
 
 def prestart_engine_child() -> None:
@@ -133,32 +135,13 @@ def prestart_engine_child() -> None:
         start_engine_child()
 
 
-def start_engine_child() -> _Child:
-    """Return the engine child, forking it now if there is none (it starts loading Helm)."""
+def start_engine_child() -> Forked:
+    """Return the engine child: the one the CLI forked early, or one forked now."""
     global _child  # noqa: PLW0603 - one engine child per process
     if _child is not None and _child.owner == os.getpid():
         return _child
-    _child = None
-    root = Path(tempfile.mkdtemp(prefix="lsp-render-engine-"))
-    request_r, request_w = os.pipe()
-    reply_r, reply_w = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
-        global _in_child  # noqa: PLW0603 - this process is the engine child from here on
-        _in_child = True
-        status = 0
-        try:
-            os.close(request_w)
-            os.close(reply_r)
-            _serve(request_r, reply_w, root, parent)
-        except BaseException:
-            status = 70
-        finally:
-            os._exit(status)
-    os.close(request_r)
-    os.close(reply_w)
-    _child = _Child(pid, request_w, reply_r, root, parent)
+    _child = prefork.adopt() or prefork.fork_server(SERVER)
+    parent = _child.owner
     if parent not in _cleanup_registered:
         _cleanup_registered.add(parent)
         atexit.register(stop_engine_child)
@@ -178,19 +161,13 @@ def stop_engine_child() -> None:
     """Kill the engine child if there is one, reap it, and remove its temporary directory."""
     global _child
     child, _child = _child, None
+    prefork.discard()  # one forked early that the render never reached
     if child is None or child.owner != os.getpid():
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(child.pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(child.pid, 0)
-    for fd in (child.requests, child.replies):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    shutil.rmtree(child.root, ignore_errors=True)
+    prefork.kill(child)
 
 
-def _death(child: _Child) -> str:
+def _death(child: Forked) -> str:
     try:
         _, status = os.waitpid(child.pid, 0)
     except ChildProcessError:
@@ -200,7 +177,9 @@ def _death(child: _Child) -> str:
     else:
         reason = f"exit status {os.WEXITSTATUS(status)}"
     with contextlib.suppress(OSError):
-        lines = (child.root / "stderr").read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (
+            (Path(child.root) / "stderr").read_text(encoding="utf-8", errors="replace").splitlines()
+        )
         first = next((line.strip() for line in lines if "fatal" in line or "panic" in line), "")
         if first:
             reason += f": {first[:300]}"
@@ -258,20 +237,26 @@ def _receive(fd: int, deadline: float | None) -> Any:
 # -- the child -----------------------------------------------------------------------------------
 
 
-def _serve(requests: int, replies: int, root: Path, parent: int) -> None:  # pragma: no cover
-    """Load Helm, then answer calls until the parent closes the pipe (runs in the child)."""
+def serve_engine(requests: int, replies: int, root: str, parent: int) -> None:  # pragma: no cover
+    """Load Helm, then answer calls until the parent closes the pipe (runs in the child).
+
+    The child's server loop (:data:`SERVER`), forked by :mod:`lsp_render.core.prefork`.
+    """
+    global _in_child  # noqa: PLW0603 - this process is the engine child from here on
+    _in_child = True
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     enter_empty_network_namespace()  # single-threaded now, before Go starts its threads
-    os.environ["TMPDIR"] = str(root)
-    tempfile.tempdir = str(root)
+    os.environ["TMPDIR"] = root
+    tempfile.tempdir = root
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
-    log = os.open(root / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    log = os.open(Path(root) / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 2)
     with contextlib.suppress(ImportError):
         importlib.import_module(_SDK)  # while the parent prepares the first call
+        importlib.import_module(_ENGINE)  # and what the first call runs (when forked early)
     while True:
         try:
             module, function, args = _receive(requests, None)

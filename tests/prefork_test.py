@@ -1,0 +1,126 @@
+"""The embedded engine's child is forked before the render path is imported, and never left behind.
+
+Each test runs the real CLI in a fresh interpreter whose ``os.fork`` only records,
+in the parent, the child's pid and whether ``lsp_render.pipeline`` was imported
+yet; the render itself is the real one (real Helm engine in the real child).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import base_env
+
+_PROBE = """
+import json, os, sys
+forks = []
+real_fork = os.fork
+def fork():
+    pid = real_fork()
+    if pid:
+        forks.append({"pid": pid, "pipeline": "lsp_render.pipeline" in sys.modules})
+    return pid
+os.fork = fork
+from lsp_render.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+sys.stderr.write("\\n" + json.dumps({"code": code, "forks": forks}) + "\\n")
+"""
+
+CHART = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+TEMPLATE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    app = repo / "apps" / "web"
+    (app / "templates").mkdir(parents=True)
+    (app / "Chart.yaml").write_text(CHART)
+    (app / "templates" / "cm.yaml").write_text(TEMPLATE)
+    return app
+
+
+def _run(app: Path, tmp_path: Path, *args: str) -> tuple[dict[str, object], str, str]:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = base_env(tmp_path)
+    env["TMPDIR"] = str(scratch)
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(d for d in path if not (Path(d) / "helm").exists())
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, "render", str(app), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    report = json.loads(lines[-1])
+    return report, proc.stdout, "\n".join(lines[:-1])
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_engine_child_is_forked_before_the_render_path_is_imported(tmp_path: Path) -> None:
+    app = _repo(tmp_path)
+    report, stdout, stderr = _run(app, tmp_path, "--release-name", "early")
+    assert report["code"] == 0, stderr
+    assert "name: early" in stdout
+    forks = report["forks"]
+    assert isinstance(forks, list)
+    assert [fork["pipeline"] for fork in forks] == [False]  # one child, forked first thing
+    assert _gone(forks[0]["pid"])
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "code"),
+    [
+        ("kind: [broken\n", 2),  # an input error before the engine is reached
+        ("kind: plain\n", 2),  # another kind: the chart is never rendered
+    ],
+    ids=["input-error", "other-kind"],
+)
+def test_an_early_child_the_render_never_uses_is_killed_at_exit(
+    tmp_path: Path, config: str, code: int
+) -> None:
+    app = _repo(tmp_path)
+    (app / "lsp-render.yaml").write_text(config)
+    report, stdout, stderr = _run(app, tmp_path)
+    assert report["code"] == code, stderr
+    assert stdout == ""
+    forks = report["forks"]
+    assert isinstance(forks, list)
+    assert len(forks) == 1
+    assert _gone(forks[0]["pid"])
+    assert list((tmp_path / "tmp").iterdir()) == []  # its directory went with it
+
+
+def test_no_child_is_forked_for_a_kustomize_app(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    app = repo / "apps" / "k"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (app / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n")
+    report, stdout, stderr = _run(app, tmp_path)
+    assert report["code"] == 0, stderr
+    assert "name: k" in stdout
+    assert report["forks"] == []
