@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import join_stream
 from lsp_render.sources.helm import render_chart
-from lsp_render.sources.helm.output import assemble_stream, split_manifests, stream_documents
+from lsp_render.sources.helm.head import read_head
+from lsp_render.sources.helm.output import (
+    SEPARATOR,
+    _loaded_head,
+    assemble_stream,
+    split_manifests,
+    split_on_separators,
+    stream_documents,
+)
 from tests.helm_fixtures import embedded_only, inputs, objects
 
 __all__ = ["embedded_only"]
@@ -186,3 +196,71 @@ def test_subcharts_and_their_crds_follow_conditions_render_after_render() -> Non
     ]
     assert names(first={"enabled": False}) == ["parent"]
     assert names() == ["first.example.org", "first", "parent"]
+
+
+def test_split_on_separators_is_the_regex_split_on_generated_texts() -> None:
+    """The substring search finds exactly the regex's matches (blanks before and after)."""
+    pieces = ["-", "---", "\n", "\n---", " ", "\t", "\r", "\f", "\v", "a", "#", " \n", "x: 1"]
+    rnd = random.Random(13)
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        assert split_on_separators(text) == SEPARATOR.split(text), repr(text)
+
+
+HEADS = [
+    "kind: Deployment\nmetadata:\n  name: d\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    a: '1'\n    b:\n",
+    '"kind": "Job"\n"metadata": {"annotations": {"helm.sh/hook": "test"}}\n',
+    "kind: ~\nmetadata: null\n",
+    "# only a comment\n",
+    "~\n",
+    "kind: Pod\nmetadata:\n  annotations:\n    x: 2026-01-01\n  name: p\n",
+    "kind: Pod\nkind: Service\nmetadata: {name: a, name: b}\n",  # the last repeated key wins
+    "a: &x {b: 1}\nc: *x\nkind: Secret\n",
+    "kind: Pod\nspec:\n  cmd: test $a != $b\n",  # "!" in text, no tag
+]
+NOT_SIMPLE = [
+    "kind: !!str Pod\n",
+    "kind: Pod\nmetadata: {<<: {annotations: {helm.sh/hook: test}}, name: t}\n",
+    "- a\n- b\n",
+    "kind: 5\n",
+    "kind: Pod\nmetadata:\n  annotations:\n    a: 1\n",
+    "kind: Pod\nmetadata:\n  annotations: {5: x}\n",
+    "kind: Pod\nmetadata: ''\n",
+]
+
+
+@pytest.mark.parametrize("text", HEADS)
+def test_head_read_from_nodes_is_what_loading_reads(text: str) -> None:
+    assert read_head(text) == _loaded_head("t.yaml", text)
+
+
+@pytest.mark.parametrize("text", NOT_SIMPLE)
+def test_head_leaves_tags_merges_and_other_types_to_the_loader(text: str) -> None:
+    assert read_head(text) is None
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "kind: ConfigMap\nmetadata: {name: c}\ndata: {a: !!int x}\n",
+        "kind: ConfigMap\nmetadata: {name: c}\ndata: {<<: 5}\n",
+        "kind: ConfigMap\nmetadata: {name: c}\ndata: {a: [}\n",
+    ],
+    ids=["bad-tag", "bad-merge", "bad-flow"],
+)
+def test_a_manifest_the_loader_refuses_is_a_parse_error(template: str) -> None:
+    """Helm refuses these too (go-yaml: cannot decode, merge needs a map, syntax)."""
+    with pytest.raises(RenderError, match=r"^YAML parse error on c/templates/x.yaml: "):
+        assemble_stream({"c/templates/x.yaml": template}, (), include_crds=True, skip_tests=False)
+
+
+def test_a_hook_behind_a_merge_key_is_still_a_hook() -> None:
+    files = {
+        "c/templates/t.yaml": (
+            "kind: Pod\nmetadata:\n  <<: {annotations: {helm.sh/hook: test}}\n  name: t\n"
+        ),
+        "c/templates/p.yaml": "kind: Pod\nmetadata: {name: p}\n",
+    }
+    stream = assemble_stream(files, (), include_crds=True, skip_tests=True)
+    assert [d.source for d in stream_documents(stream)] == ["c/templates/p.yaml"]

@@ -22,13 +22,16 @@ import yaml
 from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import Document, split_stream
 from lsp_render.core.yamlfile import yaml_error_line
+from lsp_render.sources.helm.head import read_head
 from lsp_render.sources.helm.values import load_yaml_first_document
 
 __all__ = [
     "INSTALL_ORDER",
+    "SEPARATOR",
     "CrdFile",
     "assemble_stream",
     "split_manifests",
+    "split_on_separators",
     "stream_documents",
 ]
 
@@ -93,7 +96,9 @@ _TEST_EVENTS = frozenset({"test", "test-success"})
 _NOTES_SUFFIX = "NOTES.txt"
 
 # Go's regexp `(?:^|\s*\n)---\s*`, where \s is [\t\n\f\r ] and ^ is the start of text.
-_SEPARATOR = re.compile(r"(?:\A|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
+SEPARATOR = re.compile(r"(?:\A|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
+_GO_REGEXP_SPACE = frozenset("\t\n\f\r ")
+_SPACE_RUN = re.compile(r"[\t\n\f\r ]*")
 # Go's unicode.IsSpace, for TrimSpace.
 _GO_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
@@ -134,19 +139,73 @@ def split_manifests(text: str) -> list[str]:
     its final newline, so ``helm template`` prints a blank line after it).
     """
     text = text.lstrip(_GO_SPACE)
-    pieces = _SEPARATOR.split(text) if "---" in text else [text]
+    pieces = split_on_separators(text) if "---" in text else [text]
     return [piece.lstrip(_GO_SPACE) for piece in pieces if piece.strip(_GO_SPACE)]
 
 
+def split_on_separators(text: str) -> list[str]:
+    """Return ``SEPARATOR.split(text)``, found by substring search rather than by the regex.
+
+    The regex tries its whitespace class at every character (about 10 ms on
+    kube-prometheus-stack's templates); a separator always holds a newline and ``---``
+    (or starts the text with ``---``), so ``str.find`` jumps from one to the
+    next. A match then spans the blanks before that newline (back to the end of
+    the previous match) and the blanks after ``---``, as the regex's greedy
+    runs do (tests/helm_output_test.py compares both on generated texts).
+    """
+    pieces: list[str] = []
+    start = 0  # where the current piece begins: the end of the previous match
+    if text.startswith("---"):
+        pieces.append("")
+        start = _blanks_end(text, 3)
+    newline = text.find("\n---", start)
+    while newline != -1:
+        begin = newline
+        while begin > start and text[begin - 1] in _GO_REGEXP_SPACE:
+            begin -= 1
+        pieces.append(text[start:begin])
+        start = _blanks_end(text, newline + 4)
+        newline = text.find("\n---", start)
+    pieces.append(text[start:])
+    return pieces
+
+
+def _blanks_end(text: str, at: int) -> int:
+    match = _SPACE_RUN.match(text, at)
+    return match.end() if match is not None else at
+
+
 def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
-    """Read kind and annotations like Helm's ``SimpleHead`` (strict about their types)."""
+    """Read kind and annotations like Helm's ``SimpleHead`` (strict about their types).
+
+    libyaml checks the whole document and composes it with no Python call per
+    node (:func:`.head.read_head`); only the few scalars of the head are typed.
+    A document that needs more (a tag, a merge key, anything that is not a
+    plain mapping with the usual head) is loaded in full, which also gives the
+    error messages.
+    """
+    try:
+        head = read_head(content)
+    except yaml.YAMLError as exc:
+        raise _parse_error(path, exc) from exc
+    if head is not None:
+        return head
+    return _loaded_head(path, content)
+
+
+def _parse_error(path: str, exc: yaml.YAMLError) -> RenderError:
+    line = yaml_error_line(exc)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {line}: " if line is not None else ""
+    return RenderError(f"YAML parse error on {path}: {where}{problem}")
+
+
+def _loaded_head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
+    """:func:`_head` by loading the document into Python objects (the general case)."""
     try:
         data = load_yaml_first_document(content)
     except yaml.YAMLError as exc:
-        line = yaml_error_line(exc)
-        problem = getattr(exc, "problem", None) or str(exc)
-        where = f"line {line}: " if line is not None else ""
-        raise RenderError(f"YAML parse error on {path}: {where}{problem}") from exc
+        raise _parse_error(path, exc) from exc
     if data is None:
         return "", None
     if not isinstance(data, dict):

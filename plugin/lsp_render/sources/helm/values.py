@@ -73,7 +73,12 @@ def load_yaml_first_document(text: str) -> Any:
         When the first document is not valid YAML.
     """
     documents = yaml.load_all(text, Loader=HelmYamlLoader)  # a generator: only the first is read
-    return next(documents, None)
+    try:
+        return next(documents, None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for a tagged scalar they cannot build (`!!int x`)
+        problem = f"cannot construct a tagged value: {exc}"
+        raise yaml.constructor.ConstructorError(None, None, problem) from exc
 
 
 MAX_VALUE_FILE_BYTES = 5 << 20
