@@ -7,7 +7,7 @@ parses a document unless asked: untouched documents go out byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -141,14 +141,16 @@ def split_stream(text: str, source: str, *, keep_blank: bool = False) -> list[Do
 def _split_fast(text: str, source: str, *, keep_blank: bool) -> list[Document]:
     """:func:`split_stream` for a text broken only at newlines, with no directive and no "...".
 
-    The same documents, found by one regular-expression scan instead of a Python
-    step per line (a multi-megabyte Helm or plain stream).
+    The same documents, found without a Python step per line: ``str.find``
+    jumps from one ``---`` at a line start to the next (a multi-megabyte Helm or
+    plain stream holds a few hundred), and the separator pattern is tried there
+    only. A MULTILINE ``^---`` search would try every position.
     """
     docs: list[Document] = []
     start = 0
     prefix = ""
     separator = ""  # what precedes the document being collected
-    for match in _SEPARATOR_LINE.finditer(text):
+    for match in _separator_lines(text):
         body = prefix + text[start : match.start()]
         if body and (keep_blank or _CONTENT_LINE.search(body) is not None):
             docs.append(Document(_terminate(body), source, separator))
@@ -164,6 +166,24 @@ def _split_fast(text: str, source: str, *, keep_blank: bool) -> list[Document]:
     if body and (keep_blank or _CONTENT_LINE.search(body) is not None):
         docs.append(Document(_terminate(body), source, separator))
     return docs
+
+
+def _separator_lines(text: str) -> Iterator[re.Match[str]]:
+    """Yield the matches ``_SEPARATOR_LINE.finditer`` gives, trying only lines starting ``---``."""
+    line = 0 if text.startswith("---") else text.find("\n---") + 1
+    if line == 0 and not text.startswith("---"):
+        return
+    while True:
+        match = _SEPARATOR_LINE.match(text, line)
+        after = line + 1
+        if match is not None:
+            yield match
+            after = match.end()
+        # from the character before: a match ends after its newline, where the next may start
+        found = text.find("\n---", after - 1)
+        if found == -1:
+            return
+        line = found + 1
 
 
 def join_stream(docs: Iterable[Document] | Sequence[Document]) -> str:
