@@ -124,3 +124,74 @@ def test_no_child_is_forked_for_a_kustomize_app(tmp_path: Path) -> None:
     assert report["code"] == 0, stderr
     assert "name: k" in stdout
     assert report["forks"] == []
+
+
+_ONE_SHOT_PROBE = """
+import io, json, os, sys, time
+forks = []
+real_fork = os.fork
+def fork():
+    pid = real_fork()
+    if pid:
+        forks.append(pid)
+    return pid
+os.fork = fork
+seen = []
+class Out(io.RawIOBase):
+    def writable(self):
+        return True
+    def write(self, data):
+        if not seen:  # is the engine child gone (a zombie) when the output is written?
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                info = os.waitid(os.P_PID, forks[0], os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                if info is not None:
+                    break
+                time.sleep(0.01)
+            seen.append(info is not None)
+        return len(data)
+sys.stdout = io.TextIOWrapper(io.BufferedWriter(Out()))
+from lsp_render.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\n" + json.dumps({"code": code, "dead_before_output": seen}) + "\\n")
+"""
+
+
+def test_the_child_of_one_render_is_killed_before_the_output_is_written(tmp_path: Path) -> None:
+    """``lsp-render render`` needs Helm once: its child's memory is freed while output is made."""
+    app = _repo(tmp_path)
+    env = base_env(tmp_path)
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(d for d in path if not (Path(d) / "helm").exists())
+    proc = subprocess.run(
+        [sys.executable, "-c", _ONE_SHOT_PROBE, "render", str(app)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "dead_before_output": [True]}, proc.stderr
+
+
+def test_the_private_directory_follows_tmpdir_and_is_the_owners_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lsp_render.core.prefork import _private_directory
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    made = Path(_private_directory())
+    assert made.parent == tmp_path
+    assert made.name.startswith("lsp-render-engine-")
+    assert made.stat().st_mode & 0o777 == 0o700
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))  # tempfile's rule: the next candidate
+    fallback = Path(_private_directory())
+    try:
+        assert fallback.parent != tmp_path / "missing"
+        assert fallback.stat().st_mode & 0o777 == 0o700
+    finally:
+        fallback.rmdir()

@@ -111,19 +111,29 @@ def _prefork_helm_engine(app_dir: Path) -> None:
 
     Only when the render will use the embedded engine: no ``LSP_RENDER_HELM``
     and no ``helm`` on ``PATH`` (:func:`lsp_render.sources.helm.binary.find_helm_binary`'s
-    rule, mirrored so as not to import it). A render that ends up not calling
-    the engine (another kind in ``lsp-render.yaml``, an input error) kills the
-    child at exit.
+    rule, mirrored without importing it or shutil). A render that ends up not
+    calling the engine (another kind in ``lsp-render.yaml``, an input error)
+    kills the child at exit; one that does kills it as soon as Helm answered.
     """
     import os
-    import shutil
 
     from lsp_render.core import prefork
 
-    if os.environ.get("LSP_RENDER_HELM") or not prefork.can_fork():
+    if os.environ.get("LSP_RENDER_HELM") or not prefork.can_fork() or _on_path("helm"):
         return
-    if (app_dir / "Chart.yaml").is_file() and shutil.which("helm") is None:
-        prefork.fork_server(_ENGINE_SERVER, keep=True)
+    if (app_dir / "Chart.yaml").is_file():
+        prefork.fork_server(_ENGINE_SERVER, keep=True, one_shot=True)
+
+
+def _on_path(name: str) -> bool:
+    """Tell whether ``shutil.which(name)`` would find an executable on ``PATH``."""
+    import os
+
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = Path(directory or ".") / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return True
+    return False
 
 
 def write_stdout(text: str) -> None:

@@ -25,7 +25,7 @@ __all__ = ["Forked", "adopt", "can_fork", "discard", "fork_server", "kill"]
 class Forked:
     """A forked server child: its pid, both pipe ends the parent keeps, its directory."""
 
-    __slots__ = ("owner", "pid", "replies", "requests", "root")
+    __slots__ = ("one_shot", "owner", "pid", "replies", "requests", "root")
 
     def __init__(self, pid: int, requests: int, replies: int, root: str, owner: int) -> None:
         self.pid = pid
@@ -33,13 +33,14 @@ class Forked:
         self.replies = replies  # read end
         self.root = root
         self.owner = owner  # the process that forked it: only it may talk to it
+        self.one_shot = False  # serves one render: killed as soon as it answered
 
 
 _pending: Forked | None = None
 _exit_hook: list[int] = []
 
 
-def fork_server(target: str, *, keep: bool = False) -> Forked:
+def fork_server(target: str, *, keep: bool = False, one_shot: bool = False) -> Forked:
     """Fork a child that runs ``target`` (``"module:function"``) and return it.
 
     Parameters
@@ -51,11 +52,12 @@ def fork_server(target: str, *, keep: bool = False) -> Forked:
     keep
         Keep it as the pending child (:func:`adopt` takes it; killed at exit if
         nobody does).
+    one_shot
+        The process renders once (``lsp-render render``): its owner may kill
+        the child as soon as the render's answer is in.
     """
     global _pending  # noqa: PLW0603 - one pending child per process
-    import tempfile  # what TMPDIR means is tempfile's rule; it costs 4 ms, after the fork's caller
-
-    root = tempfile.mkdtemp(prefix="lsp-render-engine-")
+    root = _private_directory()
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()
     parent = os.getpid()
@@ -76,6 +78,7 @@ def fork_server(target: str, *, keep: bool = False) -> Forked:
     os.close(request_r)
     os.close(reply_w)
     child = Forked(pid, request_w, reply_r, root, parent)
+    child.one_shot = one_shot
     if keep:
         _pending = child
         if parent not in _exit_hook:
@@ -84,6 +87,36 @@ def fork_server(target: str, *, keep: bool = False) -> Forked:
             _exit_hook.append(parent)
             atexit.register(discard)
     return child
+
+
+def _private_directory() -> str:
+    """Make ``lsp-render-engine-XXXXXXXX`` (mode 0700) where ``tempfile.mkdtemp`` would.
+
+    The candidates are tempfile's (``TMPDIR``, ``TEMP``, ``TMP``, then ``/tmp``,
+    ``/var/tmp``, ``/usr/tmp``, the working directory); the first that takes a
+    new directory wins. Importing tempfile (shutil, random, hashlib) would cost
+    the fork ~4 ms.
+    """
+    from pathlib import Path  # loaded already by the CLI
+
+    candidates = [os.environ[name] for name in ("TMPDIR", "TEMP", "TMP") if os.environ.get(name)]
+    candidates += ["/tmp", "/var/tmp", "/usr/tmp"]  # noqa: S108 - tempfile's list
+    try:
+        candidates.append(str(Path.cwd()))
+    except OSError:  # the working directory was removed
+        candidates.append(os.curdir)
+    for directory in candidates:
+        for _ in range(8):
+            path = Path(directory).absolute() / f"lsp-render-engine-{os.urandom(6).hex()}"
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+            return str(path)
+    msg = f"no usable temporary directory among {', '.join(candidates)}"
+    raise FileNotFoundError(msg)
 
 
 def adopt() -> Forked | None:

@@ -45,7 +45,7 @@ from lsp_render.sources.helm.dependencies import (
     inspect_dependencies,
     missing_dependency_error,
 )
-from lsp_render.sources.helm.engine_child import call_engine, stop_engine_child
+from lsp_render.sources.helm.engine_child import call_engine, retire_one_shot, stop_engine_child
 from lsp_render.sources.helm.output import CrdFile, assemble_stream
 from lsp_render.sources.helm.values import (
     apply_set_values,
@@ -286,6 +286,7 @@ def render_stream(inputs: HelmInputs) -> str:
         timeout=engine_timeout(),
         what=f"chart {inputs.chart_dir.name}",
     )
+    retire_one_shot()  # lsp-render render needs Helm no more
     return stream
 
 

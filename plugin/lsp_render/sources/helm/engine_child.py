@@ -47,6 +47,7 @@ __all__ = [
     "SERVER",
     "call_engine",
     "prestart_engine_child",
+    "retire_one_shot",
     "serve_engine",
     "start_engine_child",
     "stop_engine_child",
@@ -155,6 +156,24 @@ def start_engine_child() -> Forked:
 
 
 _cleanup_registered: set[int] = set()
+_retired: list[Forked] = []  # killed one-shot children, reaped at exit
+
+
+def retire_one_shot() -> None:
+    """Kill the engine child now if it serves one render only (``lsp-render render``).
+
+    Its memory is freed on the other core while the render's output is
+    checked and written, instead of at exit; :func:`stop_engine_child` reaps it
+    and removes its directory. A later call would fork a new child.
+    """
+    global _child  # noqa: PLW0603
+    child = _child
+    if child is None or not child.one_shot or child.owner != os.getpid():
+        return
+    _child = None
+    _retired.append(child)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, signal.SIGKILL)
 
 
 def stop_engine_child() -> None:
@@ -162,6 +181,8 @@ def stop_engine_child() -> None:
     global _child
     child, _child = _child, None
     prefork.discard()  # one forked early that the render never reached
+    while _retired:
+        prefork.kill(_retired.pop())
     if child is None or child.owner != os.getpid():
         return
     prefork.kill(child)

@@ -304,16 +304,30 @@ def assemble_stream(
     generic.sort(key=_kind_key)
     hooks.sort(key=_kind_key)
 
+    return _print(crds if include_crds else (), generic, hooks, skip_tests=skip_tests)
+
+
+def _print(
+    crds: Iterable[CrdFile], generic: list[_Manifest], hooks: list[_Manifest], *, skip_tests: bool
+) -> str:
+    """Print the CRDs and resources (the release manifest, trimmed), then the hooks."""
+    # Each part starts "---" and holds more than blanks, so trimming the joined release
+    # manifest (helm template's TrimSpace) only trims the end of its last part: done
+    # there, the megabytes of CRDs are copied once, by the final join.
     parts: list[str] = []
-    if include_crds:
-        parts.extend(f"---\n# Source: {crd.filename}\n{crd.data}\n" for crd in crds)
-    parts.extend(f"---\n# Source: {m.path}\n{m.content}\n" for m in generic)
-    release_manifest = "".join(parts).strip(_GO_SPACE)
-    out = [release_manifest + "\n"]
-    out.extend(
-        f"---\n# Source: {m.path}\n{m.content}\n" for m in hooks if not (skip_tests and m.test)
-    )
-    return "".join(out)
+    for crd in crds:
+        parts += ("---\n# Source: ", crd.filename, "\n", crd.data, "\n")
+    for m in generic:
+        parts += ("---\n# Source: ", m.path, "\n", m.content, "\n")
+    while parts and not parts[-1].strip(_GO_SPACE):
+        parts.pop()
+    if parts:
+        parts[-1] = parts[-1].rstrip(_GO_SPACE)
+    parts.append("\n")
+    for m in hooks:
+        if not (skip_tests and m.test):
+            parts += ("---\n# Source: ", m.path, "\n", m.content, "\n")
+    return "".join(parts)
 
 
 def stream_documents(stream: str) -> list[Document]:
