@@ -165,3 +165,16 @@ def test_value_file_faults_are_input_errors_naming_the_file(tmp_path: Path) -> N
         path.write_bytes(data)
         with pytest.raises(InputError, match=pattern):
             load_values_file(path, label="bad")
+
+
+def test_a_value_file_is_parsed_once_and_never_changed_by_set() -> None:
+    """render-all reads an app's values.yaml once per environment: Helm's answer is reused."""
+    from lsp_render.sources.helm.values import apply_set_values, parse_values_here
+
+    data = b"a:\n  b: 1\nl: [x, w]\n"
+    first = parse_values_here(data, "v")
+    assert parse_values_here(bytes(bytearray(data)), "v") is first
+    out = apply_set_values(first, ("a.b=2,l[1]=z", "c=3"), chart="c")
+    assert out == {"a": {"b": 2}, "l": ["x", "z"], "c": 3}
+    assert parse_values_here(data, "v") == {"a": {"b": 1}, "l": ["x", "w"]}
+    assert parse_values_here(b"a: 2\n", "v") == {"a": 2}

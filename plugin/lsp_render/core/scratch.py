@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 
 __all__ = ["mirror", "scratch_dir"]
 
@@ -34,7 +34,13 @@ def scratch_dir(prefix: str = "lsp-render-") -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def mirror(repo_root: Path, target: Path, scratch: Path) -> Path:
+def mirror(
+    repo_root: Path,
+    target: Path,
+    scratch: Path,
+    *,
+    reach: Collection[PurePath] | None = None,
+) -> Path:
     """Copy ``target`` (a directory inside ``repo_root``) into ``scratch`` as a mirror.
 
     Parameters
@@ -45,6 +51,12 @@ def mirror(repo_root: Path, target: Path, scratch: Path) -> Path:
         The directory to copy; must be inside ``repo_root``.
     scratch
         An empty scratch directory; the mirror's root is ``scratch / "repo"``.
+    reach
+        The only paths (relative to ``repo_root``) the copy's relative references
+        may name, when the caller knows them (a chart's ``file://``
+        dependencies): just the entries on the way to them are linked, not
+        every sibling on the way up (in a repository of 75 applications a
+        link costs about 0.5 ms).
 
     Returns
     -------
@@ -56,8 +68,12 @@ def mirror(repo_root: Path, target: Path, scratch: Path) -> Path:
     root.mkdir(exist_ok=True)
     real = repo_root
     fake = root
-    for part in rel.parts:
-        for entry in sorted(child.name for child in real.iterdir()):
+    for depth, part in enumerate(rel.parts):
+        entries = sorted(child.name for child in real.iterdir())
+        if reach is not None:
+            wanted = {path.parts[depth] for path in reach if _under(path, rel.parts[:depth])}
+            entries = [entry for entry in entries if entry in wanted]
+        for entry in entries:
             if entry in {part, ".git"}:
                 continue
             link = fake / entry
@@ -68,3 +84,8 @@ def mirror(repo_root: Path, target: Path, scratch: Path) -> Path:
         fake.mkdir(exist_ok=True)
     shutil.copytree(real, fake, ignore=_IGNORED, symlinks=True, dirs_exist_ok=True)
     return fake
+
+
+def _under(path: PurePath, parts: tuple[str, ...]) -> bool:
+    """Tell whether ``path`` goes deeper than, and through, the directory ``parts``."""
+    return len(path.parts) > len(parts) and path.parts[: len(parts)] == parts

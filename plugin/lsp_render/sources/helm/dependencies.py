@@ -9,12 +9,14 @@ engine would silently render without it, so lsp-render checks first. Local
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -84,17 +86,37 @@ class ChartDependencies:
         return tuple(dep.local_path for dep in self.declared if dep.local_path is not None)
 
 
+_PARSED: OrderedDict[str, Any] = OrderedDict()
+_PARSED_MAX = 512
+
+
 def _read_yaml(path: Path, label: str) -> Any:
+    """Parse a chart's ``Chart.yaml`` (or ``requirements.yaml``); None when there is none.
+
+    What a text parses to is kept per process, keyed by the text itself (never
+    stale): a render reads its chart's and subcharts' ``Chart.yaml`` several
+    times, and render-all renders each chart for every environment. The result
+    is shared: callers only read it.
+    """
     try:
-        return load_yaml_first_document(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{label}: cannot read: {exc}") from exc
+    if text in _PARSED:
+        _PARSED.move_to_end(text)
+        return _PARSED[text]
+    try:
+        data = load_yaml_first_document(text)
     except yaml.YAMLError as exc:
         line = yaml_error_line(exc)
         where = f" at line {line}" if line is not None else ""
         raise InputError(f"{label}: invalid YAML{where}") from exc
+    _PARSED[text] = data
+    if len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return data
 
 
 def _chart_metadata(chart_dir: Path) -> dict[str, Any]:
@@ -290,6 +312,24 @@ def fingerprint(chart_dir: Path, repo_root: Path, extra_dirs: tuple[Path, ...] =
     return "\n".join(lines)
 
 
+def _reach(root: Path, chart: Path, deps: ChartDependencies) -> set[PurePath]:
+    """Return what a dependency build of ``chart`` reads outside it: each ``file://`` source.
+
+    Helm joins the ``file://`` path onto the chart's directory as text; the
+    resolved directory is named too (they differ when the repository holds
+    symlinks). Relative to ``root``.
+    """
+    reach: set[PurePath] = set()
+    for dep in deps.missing:
+        if dep.local_path is None:
+            continue
+        text, _ = confined_path(root, chart, dep.repository[len(_FILE_SCHEME) :])
+        for path in (text, dep.local_path):
+            with contextlib.suppress(ValueError):
+                reach.add(PurePath(path).relative_to(root))
+    return reach
+
+
 @contextmanager
 def built_chart(
     chart_dir: Path,
@@ -317,7 +357,8 @@ def built_chart(
         yield chart_dir
         return
     with scratch_dir(prefix="lsp-render-helm-") as scratch:
-        copy = mirror(repo_root.resolve(), chart_dir.resolve(), scratch)
+        root, chart = repo_root.resolve(), chart_dir.resolve()
+        copy = mirror(root, chart, scratch, reach=_reach(root, chart, deps))
         charts = copy / "charts"
         if charts.is_symlink():
             target = charts.resolve()

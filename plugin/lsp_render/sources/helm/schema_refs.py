@@ -79,21 +79,21 @@ def _schemas_in_dir(root: Path) -> Iterator[tuple[str, bytes]]:
     """Yield (shown name, content) of every schema under ``root``, archives included."""
     for directory, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != ".git")
-        here = Path(directory)
-        for name in sorted(files):
-            path = here / name
+        in_charts = directory.rsplit(os.sep, 1)[-1] == "charts"
+        for name in sorted(files):  # a Path only for the few files that matter
+            is_archive = in_charts and name.endswith((".tgz", ".tar.gz"))
+            if name != SCHEMA_FILE and not is_archive:
+                continue
+            path = Path(directory) / name
             rel = path.relative_to(root.parent).as_posix()
-            if name == SCHEMA_FILE:
-                try:
-                    yield rel, path.read_bytes()
-                except OSError:
-                    continue
-            elif here.name == "charts" and (name.endswith((".tgz", ".tar.gz"))):
-                try:
-                    data = path.read_bytes()
-                except OSError:
-                    continue
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if is_archive:
                 yield from _schemas_in_archive(data, rel, 0)
+            else:
+                yield rel, data
 
 
 def _schemas_in_archive(data: bytes, shown: str, depth: int) -> Iterator[tuple[str, bytes]]:

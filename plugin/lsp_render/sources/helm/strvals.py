@@ -15,7 +15,7 @@ import copy
 import re
 from typing import Any
 
-__all__ = ["SetValueError", "parse_into"]
+__all__ = ["SetValueError", "parse_in_place", "parse_into"]
 
 MAX_INDEX = 65536
 MAX_NESTED_NAME_LEVEL = 30
@@ -296,5 +296,19 @@ def parse_into(
         crosses a value of another type.
     """
     data = copy.deepcopy(values)
-    _Parser(expression, data, as_string=as_string).parse()
+    parse_in_place(expression, data, as_string=as_string)
     return data
+
+
+def parse_in_place(expression: str, values: dict[str, Any], *, as_string: bool = False) -> None:
+    """Apply one ``--set`` expression to ``values`` itself (:func:`parse_into` without the copy).
+
+    For a caller that applies several expressions to one copy it owns: a
+    failing expression may leave ``values`` half changed.
+
+    Raises
+    ------
+    SetValueError
+        As :func:`parse_into`.
+    """
+    _Parser(expression, values, as_string=as_string).parse()

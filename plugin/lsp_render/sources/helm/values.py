@@ -15,10 +15,12 @@ for what is not values: rendered manifests' heads and ``Chart.yaml`` fields.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
 import tarfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ import yaml
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.mappings import deep_merge
-from lsp_render.sources.helm.strvals import SetValueError, parse_into
+from lsp_render.sources.helm.strvals import SetValueError, parse_in_place
 
 __all__ = [
     "MAX_VALUE_FILE_BYTES",
@@ -166,14 +168,33 @@ def parse_values(data: bytes, *, label: str) -> dict[str, Any]:
     return values
 
 
+_PARSED: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+_PARSED_BYTES_MAX = 8 << 20  # of YAML: a few times that in Python objects
+
+
 def parse_values_here(data: bytes, label: str) -> dict[str, Any]:
-    """:func:`parse_values` in this process (the engine child runs it)."""
+    """:func:`parse_values` in this process (the engine child runs it).
+
+    What Helm read is kept for the child's life, keyed by the bytes
+    themselves: render-all reads an app's ``values.yaml`` once per environment
+    (Phalanx: 25 times). The mapping is shared: callers never modify it
+    (:func:`merge_values` copies, :func:`apply_set_values` works on a copy).
+    """
+    cached = _PARSED.get(data)
+    if cached is not None:
+        _PARSED.move_to_end(data)
+        return cached
     from lsp_render.sources.helm import sdk
 
     try:
-        return sdk.chart_values(_probe_archive(data))
+        values = sdk.chart_values(_probe_archive(data))
     except sdk.SdkError as exc:
         raise values_error(str(exc), label) from exc
+    _PARSED[data] = values
+    size = sum(len(key) for key in _PARSED)
+    while size > _PARSED_BYTES_MAX and len(_PARSED) > 1:
+        size -= len(_PARSED.popitem(last=False)[0])
+    return values
 
 
 def load_values_file(path: Path, *, label: str) -> dict[str, Any]:
@@ -258,10 +279,12 @@ def apply_set_values(
     InputError
         When an argument is malformed (Helm's message; the value is not shown).
     """
-    out = base
+    if not set_values:
+        return base
+    out = copy.deepcopy(base)  # one copy for all of them (Phalanx passes ~6 --set per render)
     for expression in set_values:
         try:
-            out = parse_into(expression, out, as_string=as_string)
+            parse_in_place(expression, out, as_string=as_string)
         except SetValueError as exc:
             flag = "--set-string" if as_string else "--set"
             raise InputError(
