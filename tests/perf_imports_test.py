@@ -36,6 +36,23 @@ def test_plain_render_imports_no_engine_network_or_config_library(tmp_path: Path
     assert "lsp_render.secrets.document" not in modules  # but nothing was parsed
 
 
+def test_placeholders_from_a_secrets_file_need_no_policy_or_config_library(tmp_path: Path) -> None:
+    """Without LSP_RENDER_POLICY the policy module (pydantic, Jinja2: ~60 ms) stays unloaded."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".git").mkdir()
+    (app / "s.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+        "stringData:\n  p: <path:secret/data/a#p>\n"
+    )
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("secret/data/a:\n  p: x\n")
+    modules = _modules_after(["render", str(app), "--secrets-file", str(secrets)], tmp_path)
+    assert "lsp_render.secrets.backends.file" in modules  # the probe did substitute
+    assert not modules & (NETWORK_AND_ENGINES | CONFIG_LIBRARIES)
+    assert "lsp_render.secrets.policy" not in modules
+
+
 def test_helm_render_without_config_file_loads_no_config_models(tmp_path: Path) -> None:
     modules = _modules_after(["render", str(EXAMPLES / "helm"), "--env", "dev"], tmp_path)
     assert "lsp_render.sources.helm.engine_child" in modules  # the probe did render

@@ -241,11 +241,14 @@ def open_backend(
     BackendUnavailableError
         No backend is configured.
     """
-    from lsp_render.secrets import policy
     from lsp_render.secrets.exposure import streamed_backend
     from lsp_render.secrets.path_validation import validate_paths
 
-    role = policy.enforce(paths, request)
+    role = None
+    if request.environ.get("LSP_RENDER_POLICY", "").strip():  # else spare pydantic's import
+        from lsp_render.secrets import policy
+
+        role = policy.enforce(paths, request)
     validate_paths(paths, request.environ)
     streamed = streamed_backend(request, example)  # argocd --local: never read Vault
     if streamed is not None:
