@@ -47,3 +47,56 @@ def test_a_stream_with_anchors_still_stops_alias_bombs() -> None:
     )
     with pytest.raises(AliasBombError):
         outline_stream("apiVersion: v1\nkind: A\n" + bomb)
+
+
+def _big_stream(seed: int) -> str:
+    """About 1.5 MB of valid documents of every shape, many of them separated by ``---``."""
+    rng = random.Random(seed)
+    shapes = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{n}\ndata:\n  k: |\n    ---x\n",
+        "- {n}\n- b\n",
+        "kind: B\n---x: {n}\n",  # a line that starts with --- but is a key
+        "kind: B\n---x: {n}\n",
+        "# only a comment {n}\n",
+        "plain {n}\n",
+        "{{apiVersion: v1, kind: A, n: {n}}}\n",
+        "",
+    )
+    return "---\n" + "---\n".join(rng.choice(shapes).format(n=n) for n in range(40_000))
+
+
+def test_a_big_stream_is_outlined_in_two_processes_exactly_as_in_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from lsp_render.core import yamlfile
+
+    # the middle falls inside a document whose keys start lines with "---": no cut there
+    keys = "kind: B\n" + "".join(f"---k{i}: 1\n" for i in range(50_000))
+    text = _big_stream(3) + "---\n" + keys + _big_stream(5)
+    assert len(text) > 1 << 20
+    assert text.find("\n---k", len(text) // 2 - 100_000) < len(text) // 2
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    assert outline_stream(text) == yamlfile._outline_composed(text)
+    assert forks == [1]
+
+
+@pytest.mark.parametrize("where", [0.25, 0.75], ids=["first-half", "second-half"])
+def test_an_error_in_either_half_is_reported_at_its_line(where: float) -> None:
+    text = _big_stream(4)
+    at = text.index("\n---\n", int(len(text) * where)) + 1
+    broken = text[:at] + "---\nkey: [unclosed\n" + text[at:]
+    line = broken.count("\n", 0, at) + 3  # where libyaml finds the flow sequence unclosed
+    with pytest.raises(yaml.YAMLError) as caught:
+        outline_stream(broken)
+    mark = getattr(caught.value, "problem_mark", None)
+    assert mark is not None
+    assert mark.line + 1 == line

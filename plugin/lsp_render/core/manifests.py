@@ -14,6 +14,7 @@ __all__ = [
     "Document",
     "is_blank",
     "join_stream",
+    "simple_line_breaks",
     "split_stream",
 ]
 
@@ -28,6 +29,15 @@ _COMMENT_OR_BLANK = re.compile(r"^[ \t]*(#.*)?$")
 # every position.
 _OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 _SLOW_LINE_STARTS = ("%", "...")
+
+
+def simple_line_breaks(text: str) -> bool:
+    """Tell whether ``text`` breaks lines at newlines only and has no directive or ``...`` line.
+
+    Such a text's lines, separators and line numbers can be found by looking
+    for newlines alone.
+    """
+    return not _needs_line_pass(text)
 
 
 def _needs_line_pass(text: str) -> bool:

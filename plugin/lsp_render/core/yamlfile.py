@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 from lsp_render.core.errors import InputError
+from lsp_render.core.forkjoin import in_two
+from lsp_render.core.manifests import simple_line_breaks
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -212,11 +214,11 @@ def outline_stream(text: str, *, max_alias_nodes: int = MAX_ALIAS_NODES) -> list
     AliasBombError
         When a document's aliases would add more than ``max_alias_nodes`` nodes.
     """
-    if _ANCHOR.search(text) is None:
+    if "&" not in text or _ANCHOR.search(text) is None:
         # No anchor, so no alias and no alias bomb: let libyaml compose each
         # document (no Python work per event) and read only its top level.
         try:
-            return _outline_composed(text)
+            return _outline_in_halves(text)
         except Exception:  # noqa: S110 - libyaml's composer has quirks of its own
             pass  # the event pass below decides, and reports an error exactly
     outliner = _Outliner(max_alias_nodes)
@@ -240,6 +242,41 @@ class _ComposingLoader(_Loader):  # type: ignore[misc,valid-type]
     # which the safe loader has none of.
     descend_resolver = "".format
     ascend_resolver = "".format
+
+
+_HALVES_FROM = 1 << 20  # below this, a fork costs more than half the work saves
+
+
+def _outline_in_halves(text: str) -> list[DocumentOutline]:
+    """:func:`_outline_composed`, a big stream's second half in a forked child meanwhile.
+
+    The stream is cut at a ``---`` line past its middle (a document start
+    wherever it appears, so the halves are whole documents), only when its
+    lines break at newlines alone and it has no directive or ``...`` (the line
+    numbers of the second half are then offset by a count of newlines). When
+    anything fails the caller's event pass decides, as for a whole stream.
+    """
+    at = _cut(text) if len(text) >= _HALVES_FROM else None
+    if at is None:
+        return _outline_composed(text)
+    halves = in_two(_outline_composed, text[:at], text[at:])
+    if halves is None:
+        return _outline_composed(text)
+    first, second = halves
+    offset = text.count("\n", 0, at)
+    return first + [DocumentOutline(o.line + offset, o.root, o.keys) for o in second]
+
+
+def _cut(text: str) -> int | None:
+    """Return where a ``---`` line past the middle of ``text`` starts, if the text allows."""
+    if not simple_line_breaks(text):
+        return None
+    at = text.find("\n---", len(text) // 2)
+    while at != -1:
+        if text[at + 4 : at + 5] in ("", "\n", " ", "\t"):
+            return at + 1
+        at = text.find("\n---", at + 1)
+    return None
 
 
 def _outline_composed(text: str) -> list[DocumentOutline]:
