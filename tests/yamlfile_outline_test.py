@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from lsp_render.core.yamlfile import AliasBombError, outline_stream
+from tests.cli_helpers import base_env
 
 _PIECES = (
     "---", "--- ''", "--- a", "---\n~", "apiVersion: v1", "kind: A", "  nested: 1", "- x",
@@ -65,28 +70,39 @@ def _big_stream(seed: int) -> str:
     return "---\n" + "---\n".join(rng.choice(shapes).format(n=n) for n in range(40_000))
 
 
-def test_a_big_stream_is_outlined_in_two_processes_exactly_as_in_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import os
+_HALVES_PROBE = """
+import json, os, sys
+from lsp_render.core import yamlfile
+text = open(sys.argv[1], encoding="utf-8").read()
+forks = []
+real_fork = os.fork
+def counting_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counting_fork
+same = yamlfile.outline_stream(text) == yamlfile._outline_composed(text)
+print(json.dumps({"same": same, "forks": len(forks)}))
+"""
 
-    from lsp_render.core import yamlfile
 
+def test_a_big_stream_is_outlined_in_two_processes_exactly_as_in_one(tmp_path: Path) -> None:
+    """In a fresh interpreter: with other threads running (pytest's may) nothing is forked."""
     # the middle falls inside a document whose keys start lines with "---": no cut there
     keys = "kind: B\n" + "".join(f"---k{i}: 1\n" for i in range(50_000))
     text = _big_stream(3) + "---\n" + keys + _big_stream(5)
     assert len(text) > 1 << 20
     assert text.find("\n---k", len(text) // 2 - 100_000) < len(text) // 2
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        forks.append(1)
-        return real_fork()
-
-    monkeypatch.setattr(os, "fork", counting_fork)
-    assert outline_stream(text) == yamlfile._outline_composed(text)
-    assert forks == [1]
+    stream = tmp_path / "stream.yaml"
+    stream.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", _HALVES_PROBE, str(stream)],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout) == {"same": True, "forks": 1}
 
 
 @pytest.mark.parametrize("where", [0.25, 0.75], ids=["first-half", "second-half"])
