@@ -264,3 +264,16 @@ def test_a_hook_behind_a_merge_key_is_still_a_hook() -> None:
     }
     stream = assemble_stream(files, (), include_crds=True, skip_tests=True)
     assert [d.source for d in stream_documents(stream)] == ["c/templates/p.yaml"]
+
+
+def test_a_manifest_text_seen_before_is_not_parsed_again() -> None:
+    """render-all renders each chart for every environment; most manifests repeat."""
+    from lsp_render.sources.helm import output
+
+    text = "kind: Pod\nmetadata:\n  name: repeated-head-test\n  annotations: {a: b}\n"
+    first = output._head("c/templates/p.yaml", text)
+    equal = text[:-1] + "\n"  # an equal text, another object
+    assert equal is not text
+    assert output._head("c/templates/p.yaml", equal) is first
+    changed = text.replace("a: b", "helm.sh/hook: test")
+    assert output._head("c/templates/p.yaml", changed) == ("Pod", {"helm.sh/hook": "test"})

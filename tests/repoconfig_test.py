@@ -231,3 +231,36 @@ def test_repo_release_name_and_namespace_rank_below_the_app_and_argocd(tmp_path:
     bare = build_request(other, environ={})
     inputs = helm_inputs(bare, plan(bare))
     assert (inputs.release_name, inputs.namespace) == ("other", "default")
+
+
+def test_a_data_file_every_environment_shares_is_parsed_once(tmp_path: Path) -> None:
+    """Phalanx's environments/values.yaml was parsed again for each of its 25 environments."""
+    from lsp_render.config import repo as repo_module
+
+    _write(
+        tmp_path / "lsp-render-repo.yaml",
+        'environments:\n  dataFile: ["envs/defaults.yaml", "envs/{{ env }}.yaml"]\n',
+    )
+    _write(tmp_path / "envs" / "defaults.yaml", "cs: {topic: sal}\n")
+    _write(tmp_path / "envs" / "a.yaml", "name: a\n")
+    _write(tmp_path / "envs" / "b.yaml", "name: b\n")
+    config = find_repo_config(tmp_path, tmp_path)
+    assert config is not None
+    assert load_envdata(config, "a", _context("a"), tmp_path)["name"] == "a"
+    parsed = {
+        stamp[0]: loaded
+        for (stamp, _), loaded in repo_module._FILE_CACHE.items()
+        if stamp[0].startswith(str(tmp_path))
+    }
+    assert load_envdata(config, "b", _context("b"), tmp_path) == {
+        "cs": {"topic": "sal"},
+        "name": "b",
+    }
+    again = {
+        stamp[0]: loaded
+        for (stamp, _), loaded in repo_module._FILE_CACHE.items()
+        if stamp[0].startswith(str(tmp_path))
+    }
+    shared = str(tmp_path / "envs" / "defaults.yaml")
+    assert again[shared] is parsed[shared]
+    assert len(again) == 3

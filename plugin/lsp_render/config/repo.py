@@ -213,6 +213,7 @@ def find_repo_config(app_dir: Path, repo_root: Path) -> RepoConfig | None:
 _Stamp = tuple[str, int, int]
 _CONFIG_CACHE: dict[tuple[_Stamp, Path, Path], RepoConfig] = {}
 _DATA_CACHE: dict[tuple[tuple[_Stamp, str], ...], dict[str, Any]] = {}
+_FILE_CACHE: dict[tuple[_Stamp, str], LoadedYaml] = {}
 _CACHE_LIMIT = 64
 
 
@@ -318,8 +319,13 @@ def load_envdata(
     if cached is not None:
         return cached
     merged: dict[str, Any] = {}
-    for path, label in files:
-        data = load_yaml_file(path, label=label).data
+    for (stamp, label), (path, _) in zip(key, files, strict=True):
+        # each file parsed once: environments/values.yaml is shared by every environment
+        loaded = _FILE_CACHE.get((stamp, label))
+        if loaded is None:
+            loaded = load_yaml_file(path, label=label)
+            _remember(_FILE_CACHE, (stamp, label), loaded)
+        data = loaded.data
         if data is None:
             continue
         if not isinstance(data, dict):

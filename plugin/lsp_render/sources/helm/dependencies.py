@@ -176,11 +176,15 @@ def _archive_chart_name(archive: Path) -> str | None:
     return None
 
 
-def _resolve_local(chart_dir: Path, repo_root: Path, name: str, repository: str) -> Path:
-    """Find a ``file://`` dependency as Helm does (joined, cleaned textually, then opened)."""
+def _resolve_local(chart_dir: Path, real: tuple[Path, Path], name: str, repository: str) -> Path:
+    """Find a ``file://`` dependency as Helm does (joined, cleaned textually, then opened).
+
+    ``real`` is the repository root and the chart directory, symlinks resolved
+    (once for all the chart's dependencies).
+    """
     raw = repository[len(_FILE_SCHEME) :]
-    root = Path(os.path.realpath(repo_root))
-    target, problem = confined_path(root, Path(os.path.realpath(chart_dir)), raw)
+    root, chart = real
+    target, problem = confined_path(root, chart, raw)
     if problem is not None:
         raise InputError(
             f"{chart_dir.name}/Chart.yaml: dependency {name} ({repository}) "
@@ -230,13 +234,16 @@ def inspect_dependencies(
     """
     metadata = _chart_metadata(chart_dir)
     declared: list[Dependency] = []
+    real: tuple[Path, Path] | None = None
     for entry in _declared(chart_dir, metadata):
         name = str(entry.get("name") or "")
         repository = str(entry.get("repository") or "")
         local, problem = None, None
         if repository.startswith(_FILE_SCHEME):
+            if real is None:
+                real = (Path(os.path.realpath(repo_root)), Path(os.path.realpath(chart_dir)))
             try:
-                local = _resolve_local(chart_dir, repo_root, name, repository)
+                local = _resolve_local(chart_dir, real, name, repository)
             except InputError as exc:
                 problem = exc.message
         declared.append(Dependency(name, repository, local, problem))

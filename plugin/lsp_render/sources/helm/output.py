@@ -184,13 +184,33 @@ def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
     plain mapping with the usual head) is loaded in full, which also gives the
     error messages.
     """
+    known = _HEADS.get(content)
+    if known is not None:
+        return known
     try:
         head = read_head(content)
     except yaml.YAMLError as exc:
         raise _parse_error(path, exc) from exc
-    if head is not None:
-        return head
-    return _loaded_head(path, content)
+    if head is None:
+        head = _loaded_head(path, content)
+    _remember_head(content, head)
+    return head
+
+
+# What each manifest text's head is, for the engine child's life: render-all renders a
+# chart for every environment, and most of its manifests come out the same each time.
+_HEADS: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
+_HEADS_CHARS_MAX = 16 << 20
+_heads_chars = 0
+
+
+def _remember_head(content: str, head: tuple[str, Mapping[str, Any] | None]) -> None:
+    global _heads_chars  # noqa: PLW0603 - the cache's size
+    if _heads_chars + len(content) > _HEADS_CHARS_MAX:
+        _HEADS.clear()
+        _heads_chars = 0
+    _HEADS[content] = head
+    _heads_chars += len(content)
 
 
 def _parse_error(path: str, exc: yaml.YAMLError) -> RenderError:
