@@ -17,8 +17,10 @@ import pytest
 
 from tests.cli_helpers import base_env
 
-_PROBE = """
-import json, os, sys
+# Every probe records, in the parent, each child's pid and whether the render path was
+# imported when it was forked; the fork itself is the real one.
+_FORKS = """
+import io, json, os, sys, time
 forks = []
 real_fork = os.fork
 def fork():
@@ -27,6 +29,11 @@ def fork():
         forks.append({"pid": pid, "pipeline": "lsp_render.pipeline" in sys.modules})
     return pid
 os.fork = fork
+"""
+
+_PROBE = (
+    _FORKS
+    + """
 from lsp_render.cli.main import main
 try:
     main(sys.argv[1:])
@@ -35,6 +42,7 @@ except SystemExit as exc:
 sys.stdout.flush()
 sys.stderr.write("\\n" + json.dumps({"code": code, "forks": forks}) + "\\n")
 """
+)
 
 CHART = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
 TEMPLATE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
@@ -126,16 +134,9 @@ def test_no_child_is_forked_for_a_kustomize_app(tmp_path: Path) -> None:
     assert report["forks"] == []
 
 
-_ONE_SHOT_PROBE = """
-import io, json, os, sys, time
-forks = []
-real_fork = os.fork
-def fork():
-    pid = real_fork()
-    if pid:
-        forks.append(pid)
-    return pid
-os.fork = fork
+_ONE_SHOT_PROBE = (
+    _FORKS
+    + """
 seen = []
 class Out(io.RawIOBase):
     def writable(self):
@@ -144,7 +145,7 @@ class Out(io.RawIOBase):
         if not seen:  # is the engine child gone (a zombie) when the output is written?
             deadline = time.monotonic() + 2
             while time.monotonic() < deadline:
-                info = os.waitid(os.P_PID, forks[0], os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                info = os.waitid(os.P_PID, forks[0]["pid"], os.WEXITED | os.WNOHANG | os.WNOWAIT)
                 if info is not None:
                     break
                 time.sleep(0.01)
@@ -158,6 +159,7 @@ except SystemExit as exc:
     code = exc.code
 sys.stderr.write("\\n" + json.dumps({"code": code, "dead_before_output": seen}) + "\\n")
 """
+)
 
 
 def test_the_child_of_one_render_is_killed_before_the_output_is_written(tmp_path: Path) -> None:
