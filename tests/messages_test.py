@@ -162,3 +162,10 @@ def test_a_bare_lsp_render_prints_the_help_as_click_formats_it() -> None:
     assert "Commands:" in lines
     assert any(line.strip().startswith("render-all") for line in lines)
     assert max(len(line) for line in lines) <= 100
+
+
+def test_an_application_path_the_system_refuses_is_bad_input(tmp_path: Path) -> None:
+    """A name longer than the file system allows was an internal error (stat raised)."""
+    app = tmp_path / ("a" * 300)
+    result = run(["render", str(app)])
+    assert_failure(result, 2, "cannot read the application directory", "File name too long")

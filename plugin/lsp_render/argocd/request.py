@@ -43,7 +43,12 @@ def build_request(
     InputError
         When the directory does not exist or the parameters are malformed.
     """
-    if not app_dir.is_dir():
+    try:
+        is_dir = app_dir.is_dir()
+    except OSError as exc:  # a name too long, a directory we may not search
+        msg = f"{app_dir}: cannot read the application directory: {exc.strerror}"
+        raise InputError(msg) from None
+    if not is_dir:
         msg = f"{app_dir}: no such application directory"
         raise InputError(msg)
     resolved = app_dir.resolve()

@@ -119,10 +119,13 @@ def _prefork_helm_engine(app_dir: Path) -> None:
 
     from lsp_render.core import prefork
 
-    if os.environ.get("LSP_RENDER_HELM") or not prefork.can_fork() or _on_path("helm"):
-        return
-    if (app_dir / "Chart.yaml").is_file():
-        prefork.fork_server(_ENGINE_SERVER, keep=True, one_shot=True)
+    try:
+        if os.environ.get("LSP_RENDER_HELM") or not prefork.can_fork() or _on_path("helm"):
+            return
+        if (app_dir / "Chart.yaml").is_file():
+            prefork.fork_server(_ENGINE_SERVER, keep=True, one_shot=True)
+    except OSError:
+        return  # an unreadable directory: the render reports it; the engine starts later if needed
 
 
 def _on_path(name: str) -> bool:
