@@ -197,3 +197,35 @@ def test_the_private_directory_follows_tmpdir_and_is_the_owners_only(
         assert fallback.stat().st_mode & 0o777 == 0o700
     finally:
         fallback.rmdir()
+
+
+_WORKER_PROBE = """
+import json, sys
+from lsp_render.core.context import SecretOptions
+from lsp_render.sources.helm import engine_child
+from lsp_render.workflows.worker import RenderJob, init_worker
+job = RenderJob(environ={}, secrets=SecretOptions(None, no_secrets=True, mask_secrets=False))
+init_worker(job, None, sys.argv[1] == "charts")
+started = engine_child._child is not None
+engine_child.stop_engine_child()
+print(json.dumps(started))
+"""
+
+
+@pytest.mark.parametrize(("charts", "started"), [("charts", True), ("none", False)])
+def test_a_render_all_worker_starts_helm_when_it_starts(
+    tmp_path: Path, charts: str, started: bool
+) -> None:
+    """Its first chart then waits for nothing: Helm loaded while the worker planned."""
+    env = base_env(tmp_path)
+    path = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(d for d in path if not (Path(d) / "helm").exists())
+    proc = subprocess.run(
+        [sys.executable, "-c", _WORKER_PROBE, charts],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout) is started

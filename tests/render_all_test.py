@@ -231,3 +231,16 @@ def test_tasks_group_an_apps_environments_when_there_are_enough_apps() -> None:
     assert len(tasks) == 6
     assert all(len({pair.rel for pair in task}) == 1 for task in tasks)
     assert len(plan_tasks(pairs, 4)) == 12  # few apps per worker: one pair per task
+
+
+def test_workers_are_told_when_the_run_has_charts(tmp_path: Path) -> None:
+    from lsp_render.workflows.discovery import Pair
+    from lsp_render.workflows.render_all import _has_charts
+
+    chart = tmp_path / "c"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    plain = tmp_path / "p"
+    plain.mkdir()
+    assert _has_charts([Pair("p", None, plain), Pair("c", "dev", chart)])
+    assert not _has_charts([Pair("p", None, plain), Pair("p", "dev", plain)])

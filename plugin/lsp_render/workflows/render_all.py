@@ -124,6 +124,13 @@ def _died(pairs: Sequence[Pair], reason: str) -> list[PairResult]:
     return [PairResult(pair, int(ExitCode.RENDER_FAILED), 0, 0.0, reason) for pair in pairs]
 
 
+def _has_charts(pairs: Sequence[Pair]) -> bool:
+    """Tell whether some pair is a chart or an Argo CD Application (workers start Helm early)."""
+    return any(
+        pair.application is not None or (pair.app_dir / "Chart.yaml").is_file() for pair in pairs
+    )
+
+
 def run_pairs(
     pairs: Sequence[Pair],
     job: RenderJob,
@@ -164,7 +171,7 @@ def run_pairs(
                 max_workers=workers,
                 mp_context=_context(),
                 initializer=init_worker,
-                initargs=(job, shared),
+                initargs=(job, shared, _has_charts(pairs)),
             ) as pool:
                 futures: dict[Future[list[PairResult]], list[Pair]] = {
                     pool.submit(render_pairs_in_worker, task): task for task in tasks

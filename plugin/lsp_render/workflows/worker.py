@@ -192,10 +192,13 @@ def render_pairs(pairs: Sequence[Pair], job: RenderJob) -> list[PairResult]:
 _JOB: RenderJob | None = None
 
 
-def init_worker(job: RenderJob, shared_reads: Any = None) -> None:
+def init_worker(job: RenderJob, shared_reads: Any = None, charts: bool = False) -> None:
     """Pool initializer: remember the shared settings once per worker process.
 
-    ``shared_reads`` is the run's proxy of shared Vault reads (or None).
+    ``shared_reads`` is the run's proxy of shared Vault reads (or None). With
+    ``charts`` (some pair is a chart) and the embedded engine in use, the
+    worker's engine child is started now: Helm's library loads while the
+    worker plans its first pair.
 
     Each worker is one of ``--jobs`` processes sharing the CPUs, so the Helm
     engine's Go runtime (started when the first chart is rendered) is given one
@@ -209,6 +212,21 @@ def init_worker(job: RenderJob, shared_reads: Any = None) -> None:
 
         reads.install(shared_reads)
     os.environ.setdefault("GOMAXPROCS", "1")
+    if charts:
+        _prestart_engine()
+
+
+def _prestart_engine() -> None:
+    from lsp_render.core.errors import InputError
+    from lsp_render.sources.helm.binary import find_helm_binary
+    from lsp_render.sources.helm.engine_child import prestart_engine_child
+
+    try:
+        if find_helm_binary() is not None:
+            return  # the helm binary renders: no child
+    except InputError:
+        return  # LSP_RENDER_HELM names no binary: the render reports it
+    prestart_engine_child()
 
 
 def render_pairs_in_worker(pairs: Sequence[Pair]) -> list[PairResult]:
