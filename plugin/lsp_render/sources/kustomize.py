@@ -33,7 +33,7 @@ from lsp_render.core.paths import inside
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.detect import kustomization_file
-from lsp_render.sources.kustomize_refs import check_tree
+from lsp_render.sources.kustomize_refs import check_tree, read_kustomization, shown_path
 
 __all__ = [
     "HELM_OUTPUT_FILE",
@@ -213,11 +213,11 @@ def _check_helm_tree(directory: Path, repo_root: Path, label: str) -> None:
         path = kustomization_file(current)
         if path is None:
             continue
-        shown = _shown(path, repo_root, label)
+        shown = shown_path(path, repo_root, label)
         if not inside(repo_root, path):
             msg = f"{shown}: symlink leaves the repository"
             raise InputError(msg)
-        data = _read_kustomization(path)
+        data = read_kustomization(path)
         _check_helm_charts(current, data, repo_root, shown)
         for field in _DIRECTORY_FIELDS:
             entries = data.get(field)
@@ -263,22 +263,6 @@ def _check_helm_charts(
         from lsp_render.sources.helm.dependencies import fingerprint
 
         fingerprint((home / name).resolve(), repo_root)  # refuses links that leave the repository
-
-
-def _read_kustomization(path: Path) -> dict[str, Any]:
-    """Parse a kustomization file; anything malformed is left to Kustomize to report."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _shown(path: Path, repo_root: Path, label: str) -> str:
-    try:
-        return path.relative_to(repo_root).as_posix()
-    except ValueError:
-        return f"{label}/{path.name}"
 
 
 class HybridBuild:

@@ -26,7 +26,7 @@ from lsp_render.core.errors import InputError
 from lsp_render.core.paths import inside
 from lsp_render.detect import kustomization_file
 
-__all__ = ["check_tree"]
+__all__ = ["check_tree", "read_kustomization", "shown_path"]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -135,11 +135,11 @@ class _Walk:
         path = kustomization_file(current)
         if path is None:
             return
-        shown = _shown(path, self.root, self.label)
+        shown = shown_path(path, self.root, self.label)
         if not inside(self.root, path):
             msg = f"{shown}: symlink leaves the repository"
             raise InputError(msg)
-        data = _read_mapping(path)
+        data = read_kustomization(path)
         self.lists(shown, current, data)
         self.items(shown, current, data)
 
@@ -244,7 +244,7 @@ def _documents(text: str) -> list[Any]:
         return []
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_kustomization(path: Path) -> dict[str, Any]:
     """Parse a kustomization file; anything malformed is left to Kustomize to report."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe
@@ -253,7 +253,8 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _shown(path: Path, repo_root: Path, label: str) -> str:
+def shown_path(path: Path, repo_root: Path, label: str) -> str:
+    """Name ``path`` in a message: relative to the repository, else ``label/<name>``."""
     try:
         return path.relative_to(repo_root).as_posix()
     except ValueError:
