@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import yaml
 
 from lsp_render.core.confine import confined_path
 from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.memo import TextMemo
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.sources.helm.values import load_yaml_first_document
@@ -86,8 +86,7 @@ class ChartDependencies:
         return tuple(dep.local_path for dep in self.declared if dep.local_path is not None)
 
 
-_PARSED: OrderedDict[str, Any] = OrderedDict()
-_PARSED_MAX = 512
+_PARSED: TextMemo[str, Any] = TextMemo(1 << 20)  # characters of Chart.yaml held
 
 
 def _read_yaml(path: Path, label: str) -> Any:
@@ -104,18 +103,16 @@ def _read_yaml(path: Path, label: str) -> Any:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{label}: cannot read: {exc}") from exc
-    if text in _PARSED:
-        _PARSED.move_to_end(text)
-        return _PARSED[text]
+    known = _PARSED.get(text)
+    if known is not None:
+        return known
     try:
         data = load_yaml_first_document(text)
     except yaml.YAMLError as exc:
         line = yaml_error_line(exc)
         where = f" at line {line}" if line is not None else ""
         raise InputError(f"{label}: invalid YAML{where}") from exc
-    _PARSED[text] = data
-    if len(_PARSED) > _PARSED_MAX:
-        _PARSED.popitem(last=False)
+    _PARSED.put(text, data)
     return data
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import Document, split_stream
+from lsp_render.core.memo import TextMemo
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.sources.helm.head import read_head
 from lsp_render.sources.helm.values import load_yaml_first_document
@@ -97,8 +98,8 @@ _NOTES_SUFFIX = "NOTES.txt"
 
 # Go's regexp `(?:^|\s*\n)---\s*`, where \s is [\t\n\f\r ] and ^ is the start of text.
 SEPARATOR = re.compile(r"(?:\A|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
-_GO_REGEXP_SPACE = frozenset("\t\n\f\r ")
-_SPACE_RUN = re.compile(r"[\t\n\f\r ]*")
+_GO_REGEXP_SPACE = "\t\n\f\r "  # Go's \s, what SEPARATOR's classes hold
+_SPACE_RUN = re.compile(f"[{_GO_REGEXP_SPACE}]*")
 # Go's unicode.IsSpace, for TrimSpace.
 _GO_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
@@ -193,24 +194,13 @@ def _head(path: str, content: str) -> tuple[str, Mapping[str, Any] | None]:
         raise _parse_error(path, exc) from exc
     if head is None:
         head = _loaded_head(path, content)
-    _remember_head(content, head)
+    _HEADS.put(content, head)
     return head
 
 
 # What each manifest text's head is, for the engine child's life: render-all renders a
 # chart for every environment, and most of its manifests come out the same each time.
-_HEADS: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
-_HEADS_CHARS_MAX = 16 << 20
-_heads_chars = 0
-
-
-def _remember_head(content: str, head: tuple[str, Mapping[str, Any] | None]) -> None:
-    global _heads_chars  # noqa: PLW0603 - the cache's size
-    if _heads_chars + len(content) > _HEADS_CHARS_MAX:
-        _HEADS.clear()
-        _heads_chars = 0
-    _HEADS[content] = head
-    _heads_chars += len(content)
+_HEADS: TextMemo[str, tuple[str, Mapping[str, Any] | None]] = TextMemo(16 << 20)
 
 
 def _parse_error(path: str, exc: yaml.YAMLError) -> RenderError:

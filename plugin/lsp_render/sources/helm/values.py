@@ -20,7 +20,6 @@ import io
 import json
 import re
 import tarfile
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import yaml
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.mappings import deep_merge
+from lsp_render.core.memo import TextMemo
 from lsp_render.sources.helm.strvals import SetValueError, parse_in_place
 
 __all__ = [
@@ -168,8 +168,8 @@ def parse_values(data: bytes, *, label: str) -> dict[str, Any]:
     return values
 
 
-_PARSED: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
-_PARSED_BYTES_MAX = 8 << 20  # of YAML: a few times that in Python objects
+# Helm's parse of each value file's bytes, for the engine child's life.
+_PARSED: TextMemo[bytes, dict[str, Any]] = TextMemo(8 << 20)  # bytes of YAML held
 
 
 def parse_values_here(data: bytes, label: str) -> dict[str, Any]:
@@ -182,7 +182,6 @@ def parse_values_here(data: bytes, label: str) -> dict[str, Any]:
     """
     cached = _PARSED.get(data)
     if cached is not None:
-        _PARSED.move_to_end(data)
         return cached
     from lsp_render.sources.helm import sdk
 
@@ -190,10 +189,7 @@ def parse_values_here(data: bytes, label: str) -> dict[str, Any]:
         values = sdk.chart_values(_probe_archive(data))
     except sdk.SdkError as exc:
         raise values_error(str(exc), label) from exc
-    _PARSED[data] = values
-    size = sum(len(key) for key in _PARSED)
-    while size > _PARSED_BYTES_MAX and len(_PARSED) > 1:
-        size -= len(_PARSED.popitem(last=False)[0])
+    _PARSED.put(data, values)
     return values
 
 
