@@ -198,9 +198,13 @@ def _split_fast(text: str, source: str, *, keep_blank: bool) -> list[Document]:
 
 def _separator_lines(text: str) -> Iterator[re.Match[str]]:
     """Yield the matches ``_SEPARATOR_LINE.finditer`` gives, trying only lines starting ``---``."""
-    line = 0 if text.startswith("---") else text.find("\n---") + 1
-    if line == 0 and not text.startswith("---"):
-        return
+    if text.startswith("---"):
+        line = 0
+    else:
+        found = text.find("\n---")
+        if found == -1:
+            return
+        line = found + 1
     while True:
         match = _SEPARATOR_LINE.match(text, line)
         after = line + 1
