@@ -1,0 +1,97 @@
+"""A chart with no CRD file is not asked for its CRDs on each render; one with some always is.
+
+The embedded engine remembers, per loaded chart, whether any ``crds/`` file
+exists with every subchart present (``_LoadedChart.has_crds``). A render whose
+values disable the CRD subchart must not teach it "none": the next render
+that enables it prints the CRDs again. Both run in one fresh interpreter, as
+the engine child of render-all renders one chart for many environments (the
+test process itself never loads Helm's Go library: later forks would inherit it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+_SCRIPT = """
+import json, sys
+from pathlib import Path
+from lsp_render.sources.helm import HelmInputs
+from lsp_render.sources.helm import embedded
+
+root = Path(sys.argv[1])
+def render(chart, *sets):
+    inputs = HelmInputs(chart_dir=root / chart, repo_root=root, release_name="rel",
+                        namespace="ns", set_values=sets, include_crds=True)
+    return embedded.render_stream_here(inputs)
+
+first = render("crd-pattern", "crds.enabled=false")
+report = {
+    "first": first,
+    "disabled": "crd-widgets" in first,
+    "enabled": "crd-widgets" in render("crd-pattern", "crds.enabled=true"),
+    "plain": render("plain-chart"),
+}
+report["flags"] = {Path(key[0]).name: loaded.has_crds for key, loaded in embedded._cache.items()}
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with the CRD-pattern chart and a chart with no CRD."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    shutil.copytree(DATA / "crd-pattern", root / "crd-pattern")
+    # Its only CRDs are then the subchart's: a render that disables it prints none.
+    shutil.rmtree(root / "crd-pattern" / "crds")
+    plain = root / "plain-chart"
+    (plain / "templates").mkdir(parents=True)
+    (plain / "Chart.yaml").write_text("apiVersion: v2\nname: plain-chart\nversion: 0.1.0\n")
+    (plain / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+    )
+    return root
+
+
+def _run(repo: Path, tmp_path: Path) -> dict[str, object]:
+    env = {**os.environ, "PATH": str(tmp_path / "no-helm"), "HOME": str(tmp_path)}
+    plugin = Path(__file__).resolve().parents[1] / "plugin"
+    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report: dict[str, object] = json.loads(proc.stdout)
+    return report
+
+
+def test_crds_follow_the_values_of_each_render(repo: Path, tmp_path: Path) -> None:
+    report = _run(repo, tmp_path)
+    assert report["disabled"] is False
+    assert "CustomResourceDefinition" not in str(report["first"])
+    assert report["enabled"] is True  # the first render's "none" was not remembered
+    flags = report["flags"]
+    assert isinstance(flags, dict)
+    assert flags["crd-pattern"] is True
+
+
+def test_a_chart_without_crds_is_remembered_as_such(repo: Path, tmp_path: Path) -> None:
+    report = _run(repo, tmp_path)
+    assert "kind: ConfigMap" in str(report["plain"])
+    flags = report["flags"]
+    assert isinstance(flags, dict)
+    assert flags["plain-chart"] is False
