@@ -277,3 +277,69 @@ def test_a_manifest_text_seen_before_is_not_parsed_again() -> None:
     assert output._head("c/templates/p.yaml", equal) is first
     changed = text.replace("a: b", "helm.sh/hook: test")
     assert output._head("c/templates/p.yaml", changed) == ("Pod", {"helm.sh/hook": "test"})
+
+
+_HEAD_PIECES = [
+    "apiVersion: v1\n",
+    "kind: Pod\n",
+    "kind: Service\n",
+    "kind: 5\n",
+    "kind: ~\n",
+    "metadata:\n  name: a\n",
+    "metadata:\n  annotations:\n    helm.sh/hook: test\n",
+    "metadata:\n  annotations:\n    a: 1\n",
+    "metadata: {name: x,\n",
+    'metadata:\n  annotations:\n    a: "multi\nspec: x"\n',
+    "metadata:\n- a\n",
+    "metadata: null\n",
+    "spec:\n  a: 1\n",
+    "data:\n  k: |\n    x\n",
+    "rules:\n- apiGroups: []\n",
+    "- x\n",
+    "-\n",
+    '"kind": Job\n',
+    'spec: "quoted\nkind: Job"\n',
+    "spec: [a,\nkind: b]\n",
+    "spec: 'single\nmetadata: z'\n",
+    "spec: {a: 1,\nb: 2}\n",
+    "# comment\n",
+    "\n",
+    "x: |\nkind: Job\n",
+    "  indented: 1\n",
+    "? kind\n: Job\n",
+    "kind : Job\n",
+    "kinds: x\n",
+    "---\n",
+    "...\n",
+    "a: [}\n",
+    "a:b\n",
+    "a: &x 1\nb: *x\n",
+    "kind: !!str Job\n",
+]
+
+
+def test_head_from_the_prefix_is_the_whole_documents_head() -> None:
+    """The prefix shortcut answers exactly what composing the whole document does, or None."""
+    import yaml
+
+    from lsp_render.sources.helm.head import _head_composed, _head_from_prefix
+
+    rnd = random.Random(13)
+    heads, rest = _HEAD_PIECES[:12], _HEAD_PIECES[12:]
+    taken = 0
+    for _ in range(20_000):
+        text = "".join(rnd.choice(heads) for _ in range(rnd.randint(0, 3)))
+        text += "".join(
+            rnd.choice(_HEAD_PIECES if rnd.random() < 0.3 else rest)
+            for _ in range(rnd.randint(1, 4))
+        )
+        quick = _head_from_prefix(text)
+        if quick is None:
+            continue
+        taken += 1
+        try:
+            whole = _head_composed(text)
+        except yaml.YAMLError:
+            pytest.fail(f"the prefix answered for an invalid document: {text!r}")
+        assert quick == whole, repr(text)
+    assert taken > 500  # the shortcut is taken, not only refused

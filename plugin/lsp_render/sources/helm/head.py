@@ -19,10 +19,12 @@ error as before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
+from yaml._yaml import CParser
 
 from lsp_render.sources.helm.values import HelmYamlLoader
 
@@ -92,6 +94,14 @@ def read_head(content: str) -> tuple[str, Mapping[str, Any] | None] | None:
     yaml.YAMLError
         When the document is not valid YAML.
     """
+    head = _head_from_prefix(content)
+    if head is not None:
+        return head
+    return _head_composed(content)
+
+
+def _head_composed(content: str) -> tuple[str, Mapping[str, Any] | None] | None:
+    """:func:`read_head` by composing the whole document."""
     loader = _ComposingLoader(content)
     try:
         root = loader.get_node() if loader.check_node() else None
@@ -103,6 +113,73 @@ def read_head(content: str) -> tuple[str, Mapping[str, Any] | None] | None:
         return _head_of(root)
     except _NotSimpleError:
         return None
+
+
+# A line after the first that starts at column 0 with something other than a comment
+# (a leading literal lets the regex engine skip from newline to newline).
+_NEXT_TOP_LINE = re.compile(r"\n[^ \t\n#]")
+# A block mapping key at column 0 that is a plain scalar of these characters.
+_KEY_LINE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*):(?:[ \t\n]|$)")
+_HEAD_KEYS = frozenset(("apiVersion", "kind", "metadata"))
+# What needs the whole document: anchors, aliases, tags, merge keys, CR line breaks.
+_WHOLE = ("&", "*", "!", "<<", "\r")
+
+
+def _head_from_prefix(content: str) -> tuple[str, Mapping[str, Any] | None] | None:
+    """Read the head from the top-level entries before the first non-head key, or answer None.
+
+    libyaml checks the whole document without building anything (``raw_parse``)
+    and composes only the text up to the first top-level key at column 0 that is
+    not ``apiVersion``, ``kind`` or ``metadata`` (usually ``spec:`` or
+    ``data:``). That text holds the same head entries as the whole document
+    when the cut is a real boundary: a quoted scalar or a flow collection
+    running across it leaves the prefix unterminated (a YAML error here), and a
+    line at column 0 ends every block and plain scalar. Every later line at
+    column 0 must be another plain key or a sequence entry, so no head key
+    hides after the cut. Anything else answers None: the caller composes the
+    whole document as before.
+    """
+    if any(mark in content for mark in _WHOLE):
+        return None
+    cut = -1
+    for at in _top_lines(content):
+        key = _KEY_LINE.match(content, at)
+        if key is None:
+            if not _entry_line(content, at):
+                return None
+        elif key.group(1) in _HEAD_KEYS:
+            if cut >= 0:
+                return None  # a head key after the cut
+        elif cut < 0:
+            cut = at
+    if cut < 0:
+        return None  # nothing to leave out
+    parser = CParser(content)
+    try:
+        parser.raw_parse()
+        loader = _ComposingLoader(content[:cut])
+        try:
+            root = loader.get_node() if loader.check_node() else None
+        finally:
+            loader.dispose()
+        return _head_of(root)
+    except (yaml.YAMLError, _NotSimpleError):
+        return None
+    finally:
+        parser.dispose()
+
+
+def _top_lines(content: str) -> Iterator[int]:
+    """Yield where each line that starts at column 0 with content (not a comment) starts."""
+    if content[:1] not in ("", " ", "\t", "\n", "#"):
+        yield 0
+    for line in _NEXT_TOP_LINE.finditer(content):
+        yield line.start() + 1
+
+
+def _entry_line(content: str, at: int) -> bool:
+    """Tell whether the line at ``at`` is a block sequence entry (``- x`` or ``-``)."""
+    return content.startswith(("- ", "-\n"), at) or (at == len(content) - 1 and content[at] == "-")
 
 
 def _untagged(root: yaml.Node) -> bool:
