@@ -198,6 +198,10 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ
         The environment (default: ``os.environ``); tests pass their own.
     """
+    if args is None and environ is None:  # the command itself, not a test calling main()
+        from lsp_render.cli.goenv import reexec_with_go_environ
+
+        reexec_with_go_environ(sys.argv[1:], os.environ)
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
     argv = list(sys.argv[1:] if args is None else args)

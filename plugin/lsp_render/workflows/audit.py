@@ -163,7 +163,7 @@ def _pair_usages(pair: Pair, environ: Mapping[str, str]) -> list[tuple[Usage, Se
 
 
 def _init_worker() -> None:
-    """Give each worker's Helm engine one CPU, as render-all's workers have."""
+    """Give the helm binaries each worker starts one CPU, as render-all's workers do."""
     os.environ.setdefault("GOMAXPROCS", "1")
 
 

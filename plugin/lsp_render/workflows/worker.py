@@ -200,10 +200,11 @@ def init_worker(job: RenderJob, shared_reads: Any = None, charts: bool = False) 
     worker's engine child is started now: Helm's library loads while the
     worker plans its first pair.
 
-    Each worker is one of ``--jobs`` processes sharing the CPUs, so the Helm
-    engine's Go runtime (started when the first chart is rendered) is given one
-    CPU unless ``GOMAXPROCS`` says otherwise: its scheduler and garbage
-    collector threads then do not compete with the other workers.
+    Each worker is one of ``--jobs`` processes sharing the CPUs, so the helm or
+    kustomize binaries it starts get one CPU for their Go runtime unless
+    ``GOMAXPROCS`` says otherwise. The embedded engine's child, forked, reads
+    Go's settings from the environment the command started with, never from
+    this one (:mod:`lsp_render.cli.goenv`: render-all starts with ``GOGC=400``).
     """
     global _JOB  # noqa: PLW0603 - one job per worker process
     _JOB = job
