@@ -1,7 +1,8 @@
 """A chart with no CRD file is not asked for its CRDs on each render; one with some always is.
 
-The embedded engine remembers, per loaded chart, whether any ``crds/`` file
-exists with every subchart present (``_LoadedChart.has_crds``). A render whose
+The embedded engine learns, when a loaded chart is rendered a second time,
+whether any ``crds/`` file exists with every subchart present
+(``_LoadedChart.has_crds``); a chart rendered once is never asked. A render whose
 values disable the CRD subchart must not teach it "none": the next render
 that enables it prints the CRDs again. Both run in one fresh interpreter, as
 the engine child of render-all renders one chart for many environments (the
@@ -38,7 +39,9 @@ report = {
     "first": first,
     "disabled": "crd-widgets" in first,
     "enabled": "crd-widgets" in render("crd-pattern", "crds.enabled=true"),
-    "plain": render("plain-chart"),
+    "plain": render("plain-chart") + render("plain-chart"),
+    "once": render("once-chart"),
+    "first_enabled": "crd-widgets" in render("crd-first", "crds.enabled=true"),
 }
 report["flags"] = {Path(key[0]).name: loaded.has_crds for key, loaded in embedded._cache.items()}
 print(json.dumps(report))
@@ -59,6 +62,10 @@ def repo(tmp_path: Path) -> Path:
     (plain / "templates" / "cm.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
     )
+    shutil.copytree(root / "crd-pattern", root / "crd-first")
+    once = root / "once-chart"
+    shutil.copytree(plain, once)
+    (once / "Chart.yaml").write_text("apiVersion: v2\nname: once-chart\nversion: 0.1.0\n")
     return root
 
 
@@ -95,3 +102,12 @@ def test_a_chart_without_crds_is_remembered_as_such(repo: Path, tmp_path: Path) 
     flags = report["flags"]
     assert isinstance(flags, dict)
     assert flags["plain-chart"] is False
+
+
+def test_a_chart_rendered_once_is_not_asked(repo: Path, tmp_path: Path) -> None:
+    """lsp-render render renders once: listing every CRD of a big chart would be waste."""
+    report = _run(repo, tmp_path)
+    flags = report["flags"]
+    assert isinstance(flags, dict)
+    assert flags["once-chart"] is None
+    assert report["first_enabled"] is True  # not asked is not "none"

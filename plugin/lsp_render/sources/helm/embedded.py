@@ -96,8 +96,6 @@ class _LoadedChart:
         name: str,
         kube_version_constraint: str | None,
         dependency_key: str | None = None,
-        *,
-        has_crds: bool = True,
     ) -> None:
         self._archive = archive
         self.chart_dir = chart_dir
@@ -105,9 +103,10 @@ class _LoadedChart:
         self.kube_version_constraint = kube_version_constraint
         # For a chart built with its file:// dependencies: their fingerprint too.
         self.dependency_key = dependency_key
-        # Whether the whole chart (every subchart enabled) has a crds/ file: a render
-        # of a chart with none need not ask Helm (about 1 ms of Go a render).
-        self.has_crds = has_crds
+        # Whether the whole chart (every subchart present) has a crds/ file, learnt when
+        # the chart is rendered a second time (render-all): a render of a chart with
+        # none need not ask Helm (about 1 ms of Go each). None: not known yet.
+        self.has_crds: bool | None = None
 
     @property
     def archive(self) -> bytes:
@@ -190,9 +189,7 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
             raise
         constraint = metadata.get("kubeVersion")
         name = str(metadata.get("name") or declared.name)
-        loaded = _LoadedChart(
-            archive, chart_dir, name, constraint, dependency_key, has_crds=_has_crds(chart)
-        )
+        loaded = _LoadedChart(archive, chart_dir, name, constraint, dependency_key)
         _cache[key] = loaded
         _cache.move_to_end(key)
         while len(_cache) > _CACHE_SIZE:
@@ -205,7 +202,9 @@ def _has_crds(chart: sdk.Chart) -> bool:
 
     A render drops only the subcharts its values disable, so a chart with none
     here has none after any render. When Helm cannot list them, every render
-    asks it again and reports what it says.
+    asks it again and reports what it says. Asked on a chart's second render
+    only: ``lsp-render render`` renders once, and listing kube-prometheus-stack's
+    5 MB of CRDs costs about 40 ms.
     """
     try:
         return bool(sdk.chart_crds(chart))
@@ -330,8 +329,10 @@ def render_stream_here(inputs: HelmInputs) -> str:
         rendered manifests that are not valid YAML.
     """
     loaded, chart = _load_and_open(inputs.chart_dir, inputs.repo_root)
-    if chart is None:
+    if chart is None:  # a chart rendered before in this process: it will be again
         chart = loaded.open()
+        if loaded.has_crds is None and inputs.include_crds:
+            loaded.has_crds = _has_crds(chart)
     with contextlib.closing(chart):
         return _render_loaded(chart, loaded, inputs)
 
@@ -365,7 +366,8 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     except sdk.SdkError as exc:
         raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
     # Read after rendering: the render dropped the subcharts the values disable.
-    crds = _BackgroundCrds(chart, loaded.name) if inputs.include_crds and loaded.has_crds else None
+    listed = inputs.include_crds and loaded.has_crds is not False
+    crds = _BackgroundCrds(chart, loaded.name) if listed else None
     try:
         return assemble_stream(
             files,
