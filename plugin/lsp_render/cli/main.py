@@ -12,6 +12,7 @@ click's own. Heavy modules are imported inside the commands, so ``lsp-render
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -191,6 +192,10 @@ def parse_plain_render(args: Sequence[str]) -> dict[str, Any] | None:
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> NoReturn:
     """Run the command line and exit with SPEC section 9's exit code.
 
+    The command itself (no arguments given) leaves without the interpreter's
+    teardown (:func:`_leave`); a caller that passes ``args`` or ``environ``
+    (tests, embedding) gets ``SystemExit`` as usual.
+
     Parameters
     ----------
     args
@@ -198,10 +203,49 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ
         The environment (default: ``os.environ``); tests pass their own.
     """
-    if args is None and environ is None:  # the command itself, not a test calling main()
-        from lsp_render.cli.goenv import reexec_with_go_environ
+    command = args is None and environ is None  # the command itself, not a test calling main()
+    if not command:
+        _run(args, environ)
+    from lsp_render.cli.goenv import reexec_with_go_environ
 
-        reexec_with_go_environ(sys.argv[1:], os.environ)
+    reexec_with_go_environ(sys.argv[1:], os.environ)
+    try:
+        _run(None, None)
+    except SystemExit as exc:
+        _leave(exc.code)
+
+
+def _leave(code: str | int | None) -> NoReturn:
+    """Exit with ``code`` as ``sys.exit`` would, skipping the teardown of every module.
+
+    The atexit handlers run (the engine child is reaped and its directory
+    removed, logging is flushed), then both streams are flushed; only the
+    interpreter's teardown of the modules and objects a render loaded is
+    skipped: about 10 ms of every command (measured on a Kustomize app and on
+    kube-prometheus-stack). With another thread still running, the exit is
+    the usual one, which waits for it.
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): printed, status 1
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
+def _run(args: Sequence[str] | None, environ: Mapping[str, str] | None) -> NoReturn:
+    """Run the command line and exit with ``sys.exit`` (:func:`main`'s body)."""
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
     argv = list(sys.argv[1:] if args is None else args)
