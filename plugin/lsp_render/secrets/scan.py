@@ -14,8 +14,11 @@ __all__ = ["ANNOTATION_PREFIX", "is_candidate"]
 ANNOTATION_PREFIX = "avp.kubernetes.io/"
 # base64 of "<path:" at each of the three byte alignments: "<pa", "ath", "pat".
 _BASE64_MARKERS = ("PHBh", "YXRo", "cGF0")
-# A marker with any whitespace (what str.split() drops) between its characters.
-_WRAPPED_MARKERS = re.compile("|".join(r"\s*".join(marker) for marker in _BASE64_MARKERS))
+# A marker with any whitespace (what str.split() drops) between its characters: one
+# pattern each, so that the regex engine skips ahead to each one's first letter (one
+# alternation of the three tried every position: twice as slow over 4.5 MB of CRDs
+# whose descriptions say "Secret").
+_WRAPPED_MARKERS = tuple(re.compile(r"\s*".join(marker)) for marker in _BASE64_MARKERS)
 
 
 def is_candidate(text: str) -> bool:
@@ -32,12 +35,12 @@ def is_candidate(text: str) -> bool:
         ``True`` when it names a placeholder, an AVP annotation, or is a Secret
         with base64 that may encode ``<path:``.
     """
-    if "<path:" in text or "u003cpath:" in text or "u003Cpath:" in text:
+    if "<path:" in text or ("u003" in text and ("u003cpath:" in text or "u003Cpath:" in text)):
         return True
     if ANNOTATION_PREFIX in text:
         return True
     if "Secret" not in text:
         return False
     # base64 wrapped over lines (a ``|`` block) may break a marker at a line end: the
-    # markers with blanks allowed between their characters, in one C-level scan
-    return _WRAPPED_MARKERS.search(text) is not None
+    # markers with blanks allowed between their characters, C-level scans
+    return any(marker.search(text) is not None for marker in _WRAPPED_MARKERS)
