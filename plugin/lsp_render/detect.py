@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsp_render.core.errors import InputError
-from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE
+from lsp_render.core.filenames import CONFIG_FILE, KUSTOMIZATION_FILES, REPO_CONFIG_FILE
 
 if TYPE_CHECKING:
     from lsp_render.config.app import AppConfig
@@ -20,7 +20,6 @@ __all__ = [
     "kustomization_file",
 ]
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 

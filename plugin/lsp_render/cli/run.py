@@ -59,6 +59,9 @@ def run_render(
         Any failure; nothing has been printed.
     """
     _prefork_helm_engine(app_dir)  # first: Helm loads in a child while we import the rest
+    from lsp_render.sources.kustomize_start import prestart
+
+    prestart(app_dir, environ)  # a Kustomize app's build, meanwhile (started in a netns)
     from lsp_render.argocd.request import build_request
     from lsp_render.core import deadline
     from lsp_render.core.context import SecretOptions

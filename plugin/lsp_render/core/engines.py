@@ -225,6 +225,32 @@ def start_engine(
         raise RenderError(msg) from None
 
 
+def start_isolated_engine(argv: Sequence[str]) -> subprocess.Popen[bytes] | None:
+    """Start ``argv`` as :func:`start_engine` does, in a new empty network namespace, or not at all.
+
+    The child enters the namespace itself, between fork and exec (no ``unshare``
+    program, no probe), so the process must have one thread: the caller starts
+    it before any other. Returns None, having started nothing, where the
+    platform refuses the namespace or the program cannot be started.
+    """
+    from lsp_render.core.netns import enter_empty_network_namespace
+
+    def isolate() -> None:  # in the child, before exec
+        if enter_empty_network_namespace() is None:
+            raise OSError("no network namespace")
+
+    try:
+        return _spawn(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=isolate,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def wait_engine(proc: subprocess.Popen[bytes], *, what: str, timeout: float) -> str:
     """Wait for an engine of :func:`start_engine` and return its stdout, as :func:`run_engine`.
 

@@ -7,12 +7,9 @@ from pathlib import Path
 
 from lsp_render.argocd.env import repo_root_from_source_path
 from lsp_render.core.errors import InputError
+from lsp_render.core.filenames import CONFIG_FILE, REPO_CONFIG_FILE
 
 __all__ = ["CONFIG_FILE", "REPO_CONFIG_FILE", "find_repo_root", "inside", "resolve_inside"]
-
-# File names only (no pydantic): a render without these files never loads the models.
-CONFIG_FILE = "lsp-render.yaml"
-REPO_CONFIG_FILE = "lsp-render-repo.yaml"
 
 
 def inside(root: Path, candidate: Path) -> bool:

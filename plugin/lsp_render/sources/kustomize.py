@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
 from lsp_render.detect import kustomization_file
 from lsp_render.sources.kustomize_refs import check_tree, read_kustomization, shown_path
+from lsp_render.sources.kustomize_start import claim, kustomize_argv
 
 __all__ = [
     "HELM_OUTPUT_FILE",
@@ -52,35 +52,6 @@ _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # The file the hybrid writes Helm's output to, inside the scratch copy.
 HELM_OUTPUT_FILE = "lsp-render-helm-output.yaml"
-
-
-def kustomize_argv(environ: Mapping[str, str]) -> list[str]:
-    """Return the argv prefix that builds a kustomization (the directory follows).
-
-    ``LSP_RENDER_KUSTOMIZE`` names the binary (``kubectl`` means ``kubectl
-    kustomize``); else ``kustomize`` on PATH; else ``kubectl kustomize``.
-
-    Raises
-    ------
-    RenderError
-        When no engine is installed, saying what to install.
-    """
-    configured = environ.get("LSP_RENDER_KUSTOMIZE", "")
-    if configured:
-        return _argv_for(configured)
-    path = environ.get("PATH")
-    for name in ("kustomize", "kubectl"):
-        found = shutil.which(name, path=path)
-        if found:
-            return _argv_for(found)
-    msg = "no Kustomize engine: install kustomize or kubectl, or set LSP_RENDER_KUSTOMIZE"
-    raise RenderError(msg)
-
-
-def _argv_for(binary: str) -> list[str]:
-    if Path(binary).name.startswith("kubectl"):
-        return [binary, "kustomize"]
-    return [binary, "build"]
 
 
 @dataclass(frozen=True)
@@ -159,12 +130,12 @@ def build(
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(scratch_dir()) if helm is not None else None
         argv = [*kustomize_argv(environ), *_helm_args(helm, [root], scratch), str(directory)]
-        out = run_engine(
-            argv,
-            what=f"kustomize build {label}",
-            timeout=engine_timeout(environ),
-            isolate=not network,
-        )
+        what = f"kustomize build {label}"
+        early = claim(argv, network=network)  # started before the checks (kustomize_start)
+        if early is not None:
+            out = wait_engine(early, what=what, timeout=engine_timeout(environ))
+        else:
+            out = run_engine(argv, what=what, timeout=engine_timeout(environ), isolate=not network)
     return split_stream(out, f"kustomize:{label}")
 
 
