@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,38 @@ def test_only_the_very_build_the_render_would_run_is_claimed(tmp_path: Path) -> 
     assert report["other"] and report["other_ended"]
     assert report["network"] and report["network_ended"]
     assert "name: a" in report["same"]
+
+
+def test_a_deadline_passed_before_the_start_starts_nothing(tmp_path: Path) -> None:
+    """Argo CD unpacked the copy 20 s ago; with a 15 s deadline no build starts, even early."""
+    copy = tmp_path / "workdir" / "_cmp_server" / "abc123"
+    app = copy / "apps" / "web"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (app / "cm.yaml").write_text(_CM.format(name="a"))
+    old = time.time() - 20
+    for path in (copy, app):
+        os.utime(path, (old, old))
+    report, stdout, stderr = _run(
+        app,
+        tmp_path,
+        LSP_RENDER_DEADLINE="15",
+        ARGOCD_APP_SOURCE_PATH="apps/web",
+        ARGOCD_APP_NAME="web",
+    )
+    assert (report["code"], stdout) == (1, ""), stderr
+    assert "not started" in stderr
+    assert _builds(report) == []
+
+
+def test_a_deadline_passed_while_planning_ends_the_early_build(tmp_path: Path) -> None:
+    """The early build started in time; the deadline passed before the render needed it."""
+    app = _app(tmp_path, "resources: [cm.yaml]\n", **{"cm.yaml": _CM.format(name="a")})
+    report, stdout, stderr = _run(app, tmp_path, LSP_RENDER_DEADLINE="0.001")
+    assert (report["code"], stdout) == (1, ""), stderr
+    assert "not started" in stderr
+    builds = _builds(report)
+    assert len(builds) == 1 and builds[0]["pipeline"] is False
+    pid = builds[0]["pid"]
+    assert isinstance(pid, int)
+    assert not _alive(pid)

@@ -105,14 +105,35 @@ def begin(environ: Mapping[str, str], app_dir: Path, repo_root: Path) -> None:
         When ``LSP_RENDER_DEADLINE`` is not a positive number.
     """
     seconds = _seconds(environ)
-    now = time.time()
-    start = now
+    _state["seconds"] = seconds
+    _state["at"] = _start(environ, app_dir, repo_root, time.time()) + seconds
+
+
+def _start(environ: Mapping[str, str], app_dir: Path, repo_root: Path, now: float) -> float:
+    """When the request began: Argo CD's fresh copy's unpacking, else ``now``."""
     if environ.get("ARGOCD_APP_SOURCE_PATH", "").strip() and _in_cmp_copy(repo_root):
         unpacked = _copy_time((repo_root, app_dir))
         if unpacked is not None and now - _FRESH_COPY < unpacked <= now:
-            start = unpacked
-    _state["seconds"] = seconds
-    _state["at"] = start + seconds
+            return unpacked
+    return now
+
+
+def passed_already(environ: Mapping[str, str], app_dir: Path) -> bool:
+    """Tell, before :func:`begin`, whether the deadline :func:`begin` will set has passed.
+
+    For work started before the render knows its repository (the early
+    Kustomize build): the copy is the nearest ancestor of ``app_dir`` that
+    Argo CD unpacked (``_cmp_server/<id>``). A malformed ``LSP_RENDER_DEADLINE``
+    counts as passed: the render reports it, and nothing should start first.
+    """
+    try:
+        seconds = _seconds(environ)
+        resolved = app_dir.resolve()
+    except (InputError, OSError, RuntimeError):
+        return True
+    root = next((p for p in (resolved, *resolved.parents) if _in_cmp_copy(p)), resolved)
+    now = time.time()
+    return _start(environ, resolved, root, now) + seconds <= now
 
 
 def end() -> None:

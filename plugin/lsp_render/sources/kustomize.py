@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from lsp_render.core import deadline
 from lsp_render.core.confine import HostCheck
 from lsp_render.core.engines import (
     DEFAULT_TIMEOUT,
@@ -133,6 +134,11 @@ def build(
         what = f"kustomize build {label}"
         early = claim(argv, network=network)  # started before the checks (kustomize_start)
         if early is not None:
+            try:
+                deadline.check(what)  # as run_engine: nothing past the request's deadline
+            except RenderError:
+                stop_engine(early)
+                raise
             out = wait_engine(early, what=what, timeout=engine_timeout(environ))
         else:
             out = run_engine(argv, what=what, timeout=engine_timeout(environ), isolate=not network)

@@ -78,6 +78,10 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
         return
     if environ.get("LSP_RENDER_POLICY", "").strip() or _threads() > 1:
         return
+    from lsp_render.core import deadline
+
+    if deadline.passed_already(environ, app_dir):
+        return  # no engine starts past the request's deadline
     try:
         if not any((app_dir / name).is_file() for name in KUSTOMIZATION_FILES):
             return
