@@ -26,13 +26,12 @@ import dataclasses
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.scratch import scratch_dir
-from lsp_render.sources.helm import sdk
+from lsp_render.sources.helm import crds, sdk
 from lsp_render.sources.helm.binary import engine_timeout
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
@@ -46,7 +45,7 @@ from lsp_render.sources.helm.dependencies import (
     missing_dependency_error,
 )
 from lsp_render.sources.helm.engine_child import call_engine, retire_one_shot, stop_engine_child
-from lsp_render.sources.helm.output import CrdFile, assemble_stream
+from lsp_render.sources.helm.output import assemble_stream
 from lsp_render.sources.helm.values import (
     apply_set_values,
     ensure_json_values,
@@ -361,60 +360,35 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     if inputs.api_versions:
         options["api_versions"] = list(inputs.api_versions)
 
+    wanted = inputs.include_crds and loaded.has_crds is not False
+    # A chart rendered for the first time here (every `lsp-render render`) has its CRDs
+    # listed from a second copy during the render (crds.py); later renders of it (render-all)
+    # list them after, on a thread, which costs no second load.
+    during = (
+        crds.DuringRender(loaded.open, loaded.name) if wanted and loaded.has_crds is None else None
+    )
     try:
-        files = sdk.render(chart, values_json, options)
-    except sdk.SdkError as exc:
-        raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
-    # Read after rendering: the render dropped the subcharts the values disable.
-    listed = inputs.include_crds and loaded.has_crds is not False
-    crds = _BackgroundCrds(chart, loaded.name) if listed else None
+        try:
+            files = sdk.render(chart, values_json, options)
+        except sdk.SdkError as exc:
+            raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
+        # What the render kept: it dropped the subcharts the values disable.
+        selected = during.select(chart) if during is not None else None
+    finally:
+        if during is not None:
+            during.wait()
+    after = crds.AfterRender(chart, loaded.name) if wanted and selected is None else None
     try:
         return assemble_stream(
             files,
-            crds if crds is not None else (),
+            selected if selected is not None else (after if after is not None else ()),
             include_crds=inputs.include_crds,
             skip_tests=inputs.skip_tests,
             skip_hooks=inputs.skip_hooks,
         )
     finally:
-        if crds is not None:
-            crds.wait()  # never close the chart under a running Go call
-
-
-class _BackgroundCrds:
-    """The chart's CRDs, listed by Helm on a thread while the manifests are sorted.
-
-    Go serialises 3-5 MB of CRDs of a big chart to JSON (kube-prometheus-stack:
-    about 40 ms) without holding the GIL, so it overlaps the Python work of
-    :func:`.output.assemble_stream`, which iterates this object only at its end.
-    """
-
-    def __init__(self, chart: sdk.Chart, name: str) -> None:
-        self._name = name
-        self._result: list[tuple[str, str]] | sdk.SdkError | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(chart,), name="lsp-render-crds", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, chart: sdk.Chart) -> None:
-        try:
-            self._result = sdk.chart_crds(chart)
-        except sdk.SdkError as exc:
-            self._result = exc
-
-    def wait(self) -> None:
-        """Wait for Helm's answer."""
-        self._thread.join()
-
-    def __iter__(self) -> Iterator[CrdFile]:
-        self.wait()
-        result = self._result
-        if isinstance(result, sdk.SdkError):
-            raise RenderError(f"chart {self._name}: {result.message}") from result
-        if result is None:  # the thread died of something other than an SDK error
-            raise RenderError(f"chart {self._name}: the CRDs could not be listed")
-        return (CrdFile(name, data) for name, data in result)
+        if after is not None:
+            after.wait()  # never close the chart under a running Go call
 
 
 def build_in_place(chart_dir: Path) -> None:
