@@ -111,3 +111,48 @@ def test_a_chart_rendered_once_is_not_asked(repo: Path, tmp_path: Path) -> None:
     assert isinstance(flags, dict)
     assert flags["once-chart"] is None
     assert report["first_enabled"] is True  # not asked is not "none"
+
+
+_LOADS = """
+import collections, json, sys
+from pathlib import Path
+from lsp_render.sources.helm import HelmInputs, embedded, sdk
+
+loads = collections.Counter()
+real = sdk.load_chart
+def counting(path):
+    loads[Path(path).name] += 1
+    return real(path)
+sdk.load_chart = counting
+root = Path(sys.argv[1])
+for chart in ("crd-pattern", "plain-chart", "with-sub"):
+    embedded.render_stream_here(HelmInputs(chart_dir=root / chart, repo_root=root,
+                                           release_name="rel", namespace="ns", include_crds=True))
+print(json.dumps(loads))
+"""
+
+
+def test_only_a_chart_with_a_crds_directory_is_loaded_twice_to_list_them_early(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The second copy (crds.DuringRender) is worth it only where CRDs may be."""
+    with_sub = repo / "with-sub"
+    shutil.copytree(repo / "plain-chart", with_sub / "charts" / "plain-chart")
+    shutil.copytree(repo / "plain-chart" / "templates", with_sub / "templates")
+    (with_sub / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: with-sub\nversion: 0.1.0\n"
+        "dependencies:\n  - name: plain-chart\n    version: 0.1.0\n"
+    )
+    env = {**os.environ, "PATH": str(tmp_path / "no-helm"), "HOME": str(tmp_path)}
+    plugin = Path(__file__).resolve().parents[1] / "plugin"
+    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADS, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"crd-pattern": 2, "plain-chart": 1, "with-sub": 1}

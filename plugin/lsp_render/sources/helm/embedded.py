@@ -121,6 +121,11 @@ class _LoadedChart:
                     raise RenderError(f"chart {self.name}: {exc.message}") from exc
         return self._archive
 
+    @property
+    def is_archive(self) -> bool:
+        """Whether the chart is loaded from an archive in memory (dependencies built)."""
+        return self._archive is not None
+
     def open(self) -> sdk.Chart:
         """Load a fresh copy of the chart (the caller closes it)."""
         try:
@@ -194,6 +199,27 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return loaded, chart
+
+
+def _crd_directory(loaded: _LoadedChart) -> bool:
+    """Tell whether a chart read from its directory has a ``crds/`` there or in a direct subchart.
+
+    A subchart archive counts as one (its files are not looked into). Only such
+    a chart is worth a second load to list its CRDs during the render: Phalanx's
+    charts have none, and render-all renders 68 of them.
+    """
+    if loaded.is_archive:
+        return False
+    directory = loaded.chart_dir
+    try:
+        if (directory / "crds").is_dir():
+            return True
+        charts = directory / "charts"
+        if not charts.is_dir():
+            return False
+        return any(not sub.is_dir() or (sub / "crds").is_dir() for sub in charts.iterdir())
+    except OSError:
+        return False
 
 
 def _has_crds(chart: sdk.Chart) -> bool:
@@ -361,12 +387,11 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
         options["api_versions"] = list(inputs.api_versions)
 
     wanted = inputs.include_crds and loaded.has_crds is not False
-    # A chart rendered for the first time here (every `lsp-render render`) has its CRDs
-    # listed from a second copy during the render (crds.py); later renders of it (render-all)
-    # list them after, on a thread, which costs no second load.
-    during = (
-        crds.DuringRender(loaded.open, loaded.name) if wanted and loaded.has_crds is None else None
-    )
+    # A chart with a crds/ directory rendered for the first time here (`lsp-render render`)
+    # has its CRDs listed from a second copy during the render (crds.py); any other render
+    # lists them after it, on a thread, which costs no second load.
+    first = wanted and loaded.has_crds is None and _crd_directory(loaded)
+    during = crds.DuringRender(loaded.open, loaded.name) if first else None
     try:
         try:
             files = sdk.render(chart, values_json, options)
