@@ -218,3 +218,57 @@ def test_a_deadline_passed_while_planning_ends_the_early_build(tmp_path: Path) -
     pid = builds[0]["pid"]
     assert isinstance(pid, int)
     assert not _alive(pid)
+
+
+def test_the_hybrid_starts_kustomize_in_a_namespace_without_the_unshare_program(
+    tmp_path: Path,
+) -> None:
+    """Its child enters the namespace itself: no `unshare` probe, no `unshare` in front."""
+    app = _app(
+        tmp_path,
+        "patches:\n  - target: {kind: ConfigMap}\n    patch: |-\n"
+        "      - op: add\n        path: /data\n        value: {k: v}\n",
+    )
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (app / "templates").mkdir()
+    (app / "templates" / "cm.yaml").write_text(_CM.format(name="{{ .Release.Name }}"))
+    path = str(tmp_path / "no-helm") + os.pathsep + str(Path(KUBECTL or "").parent)
+    report, stdout, stderr = _run(app, tmp_path, PATH=path)
+    assert report["code"] == 0, stderr
+    assert "k: v" in stdout
+    started = report["started"]
+    assert isinstance(started, list)
+    assert not any("unshare" in Path(s["argv"][0]).name for s in started), started
+    assert len(_builds(report)) == 1
+
+
+_THREADED = """
+import json, threading
+from lsp_render.core.engines import start_isolated_engine, wait_engine
+alone = start_isolated_engine(["/bin/echo", "ok"], what="t")
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+crowded = start_isolated_engine(["/bin/echo", "ok"], what="t")
+stop.set()
+other.join()
+print(json.dumps({"alone": wait_engine(alone, what="t", timeout=30) if alone else None,
+                  "crowded": crowded is None}))
+"""
+
+
+def test_a_process_with_threads_starts_nothing_that_way(tmp_path: Path) -> None:
+    """Python between fork and exec is safe only with one thread: with more, None."""
+    env = base_env(tmp_path)
+    plugin = Path(__file__).resolve().parents[1] / "plugin"
+    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _THREADED],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"alone": "ok\n", "crowded": True}

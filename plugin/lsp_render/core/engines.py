@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -225,14 +226,25 @@ def start_engine(
         raise RenderError(msg) from None
 
 
-def start_isolated_engine(argv: Sequence[str]) -> subprocess.Popen[bytes] | None:
+def start_isolated_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes] | None:
     """Start ``argv`` as :func:`start_engine` does, in a new empty network namespace, or not at all.
 
-    The child enters the namespace itself, between fork and exec (no ``unshare``
-    program, no probe), so the process must have one thread: the caller starts
-    it before any other. Returns None, having started nothing, where the
-    platform refuses the namespace or the program cannot be started.
+    The child enters the namespace itself, between fork and exec: no ``unshare``
+    program and no probe of it (two more programs started per render). That
+    is safe only while this process has one thread; with more, and where the
+    platform refuses the namespace or the program cannot be started, it
+    returns None having started nothing (:func:`start_engine` with
+    ``isolate=True`` then does what it can).
+
+    Raises
+    ------
+    RenderError
+        When the request's deadline has passed.
     """
+    deadline.check(what)
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return None
     from lsp_render.core.netns import enter_empty_network_namespace
 
     def isolate() -> None:  # in the child, before exec

@@ -71,12 +71,13 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
     """Start the build of ``app_dir`` now when its files alone say it is a Kustomize app.
 
     Does nothing elsewhere, where the process has another thread, or where no
-    empty network namespace can be made.
+    empty network namespace can be made
+    (:func:`lsp_render.core.engines.start_isolated_engine`).
     """
     global _early  # noqa: PLW0603 - one early build per process
     if _early is not None or not sys.platform.startswith("linux"):
         return
-    if environ.get("LSP_RENDER_POLICY", "").strip() or _threads() > 1:
+    if environ.get("LSP_RENDER_POLICY", "").strip():
         return
     from lsp_render.core import deadline
 
@@ -92,15 +93,10 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
         return  # the render reports it
     from lsp_render.core.engines import start_isolated_engine
 
-    proc = start_isolated_engine(argv)
+    proc = start_isolated_engine(argv, what="kustomize build")
     if proc is not None:
         _early = (argv, proc)
         atexit.register(_discard)
-
-
-def _threads() -> int:
-    threading = sys.modules.get("threading")
-    return 1 if threading is None else int(threading.active_count())
 
 
 def claim(argv: Sequence[str], *, network: bool) -> subprocess.Popen[bytes] | None:
