@@ -26,12 +26,13 @@ import dataclasses
 import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import InputError, RenderError
 from lsp_render.core.scratch import scratch_dir
-from lsp_render.sources.helm import crds, sdk
+from lsp_render.sources.helm import sdk
 from lsp_render.sources.helm.binary import engine_timeout
 from lsp_render.sources.helm.capabilities import (
     check_kube_version_constraint,
@@ -45,7 +46,7 @@ from lsp_render.sources.helm.dependencies import (
     missing_dependency_error,
 )
 from lsp_render.sources.helm.engine_child import call_engine, retire_one_shot, stop_engine_child
-from lsp_render.sources.helm.output import assemble_stream
+from lsp_render.sources.helm.output import CrdFile, assemble_stream
 from lsp_render.sources.helm.values import (
     apply_set_values,
     ensure_json_values,
@@ -121,11 +122,6 @@ class _LoadedChart:
                     raise RenderError(f"chart {self.name}: {exc.message}") from exc
         return self._archive
 
-    @property
-    def is_archive(self) -> bool:
-        """Whether the chart is loaded from an archive in memory (dependencies built)."""
-        return self._archive is not None
-
     def open(self) -> sdk.Chart:
         """Load a fresh copy of the chart (the caller closes it)."""
         try:
@@ -199,27 +195,6 @@ def _load_and_open(chart_dir: Path, repo_root: Path) -> tuple[_LoadedChart, Any 
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return loaded, chart
-
-
-def _crd_directory(loaded: _LoadedChart) -> bool:
-    """Tell whether a chart read from its directory has a ``crds/`` there or in a direct subchart.
-
-    A subchart archive counts as one (its files are not looked into). Only such
-    a chart is worth a second load to list its CRDs during the render: Phalanx's
-    charts have none, and render-all renders 68 of them.
-    """
-    if loaded.is_archive:
-        return False
-    directory = loaded.chart_dir
-    try:
-        if (directory / "crds").is_dir():
-            return True
-        charts = directory / "charts"
-        if not charts.is_dir():
-            return False
-        return any(not sub.is_dir() or (sub / "crds").is_dir() for sub in charts.iterdir())
-    except OSError:
-        return False
 
 
 def _has_crds(chart: sdk.Chart) -> bool:
@@ -386,34 +361,60 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     if inputs.api_versions:
         options["api_versions"] = list(inputs.api_versions)
 
-    wanted = inputs.include_crds and loaded.has_crds is not False
-    # A chart with a crds/ directory rendered for the first time here (`lsp-render render`)
-    # has its CRDs listed from a second copy during the render (crds.py); any other render
-    # lists them after it, on a thread, which costs no second load.
-    first = wanted and loaded.has_crds is None and _crd_directory(loaded)
-    during = crds.DuringRender(loaded.open, loaded.name) if first else None
     try:
-        try:
-            files = sdk.render(chart, values_json, options)
-        except sdk.SdkError as exc:
-            raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
-        # What the render kept: it dropped the subcharts the values disable.
-        selected = during.select(chart) if during is not None else None
-    finally:
-        if during is not None:
-            during.wait()
-    after = crds.AfterRender(chart, loaded.name) if wanted and selected is None else None
+        files = sdk.render(chart, values_json, options)
+    except sdk.SdkError as exc:
+        raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
+    # Read after rendering: the render dropped the subcharts the values disable.
+    listed = inputs.include_crds and loaded.has_crds is not False
+    crds = _BackgroundCrds(chart, loaded.name) if listed else None
     try:
         return assemble_stream(
             files,
-            selected if selected is not None else (after if after is not None else ()),
+            crds if crds is not None else (),
             include_crds=inputs.include_crds,
             skip_tests=inputs.skip_tests,
             skip_hooks=inputs.skip_hooks,
         )
     finally:
-        if after is not None:
-            after.wait()  # never close the chart under a running Go call
+        if crds is not None:
+            crds.wait()  # never close the chart under a running Go call
+
+
+class _BackgroundCrds:
+    """The chart's CRDs, listed by Helm on a thread while the manifests are sorted.
+
+    Go serialises 3-5 MB of CRDs of a big chart to JSON (kube-prometheus-stack:
+    about 40 ms) without holding the GIL, so it overlaps the Python work of
+    :func:`.output.assemble_stream`, which iterates this object only at its end.
+    """
+
+    def __init__(self, chart: sdk.Chart, name: str) -> None:
+        self._name = name
+        self._result: list[tuple[str, str]] | sdk.SdkError | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(chart,), name="lsp-render-crds", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, chart: sdk.Chart) -> None:
+        try:
+            self._result = sdk.chart_crds(chart)
+        except sdk.SdkError as exc:
+            self._result = exc
+
+    def wait(self) -> None:
+        """Wait for Helm's answer."""
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[CrdFile]:
+        self.wait()
+        result = self._result
+        if isinstance(result, sdk.SdkError):
+            raise RenderError(f"chart {self._name}: {result.message}") from result
+        if result is None:  # the thread died of something other than an SDK error
+            raise RenderError(f"chart {self._name}: the CRDs could not be listed")
+        return (CrdFile(name, data) for name, data in result)
 
 
 def build_in_place(chart_dir: Path) -> None:

@@ -37,7 +37,6 @@ __all__ = [
     "chart_values",
     "dependency_build",
     "dependency_names",
-    "dependency_order",
     "engine_version",
     "installed_version",
     "load_archive",
@@ -288,15 +287,6 @@ def dependency_names(chart: Chart) -> set[str]:
         One name per chart under ``charts/``.
     """
     return {str(dep.get("name")) for dep in chart.dependencies}
-
-
-def dependency_order(chart: Chart) -> list[str]:
-    """Return the names of the subcharts a loaded chart holds, in the chart's order.
-
-    After a render, the subcharts it kept (the others are dropped), in the
-    order Helm lists their CRDs.
-    """
-    return [str(dep.get("name")) for dep in chart.dependencies]
 
 
 def chart_crds(chart: Chart) -> list[tuple[str, str]]:
