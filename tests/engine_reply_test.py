@@ -1,0 +1,50 @@
+"""The engine child's replies come back whole, a big text in chunks as a small one in a pickle.
+
+A rendered stream of a megabyte or more is sent as UTF-8 chunks, never encoded
+or pickled whole in the child. Each case asks a real engine child (a fresh
+interpreter; the test process never loads Helm's Go library) to return texts
+around the chunk sizes, with characters of every UTF-8 length and a lone
+surrogate, and compares what arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_SCRIPT = """
+import json, operator
+from lsp_render.sources.helm.engine_child import call_engine, stop_engine_child
+from lsp_render.sources.helm import engine_child as ec
+results = {}
+piece = "a\\u00e9\\u20ac\\U0001f642\\ud800"
+for name, count in (("small", 10), ("at", ec._CHUNKED_FROM), ("big", 3 * ec._CHUNK + 7)):
+    text = (piece * (count // len(piece) + 1))[:count]
+    back = call_engine("operator", "add", (text, ""), timeout=120, what="probe")
+    results[name] = [len(back), back == text]
+print(json.dumps(results))
+stop_engine_child()
+"""
+
+
+def test_texts_of_every_size_come_back_whole(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LSP_RENDER_HELM"}
+    env["PATH"] = str(tmp_path / "no-helm")
+    plugin = Path(__file__).resolve().parents[1] / "plugin"
+    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert results["small"] == [10, True]
+    assert results["at"] == [1 << 20, True]
+    assert results["big"] == [3 * (1 << 20) + 7, True]
