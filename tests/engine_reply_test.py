@@ -25,6 +25,9 @@ for name, count in (("small", 10), ("at", ec._CHUNKED_FROM), ("big", 3 * ec._CHU
     text = (piece * (count // len(piece) + 1))[:count]
     back = call_engine("operator", "add", (text, ""), timeout=120, what="probe")
     results[name] = [len(back), back == text]
+parts = [piece * 300_000, "", "x", piece * (ec._CHUNK // len(piece)), "\u00e9" * (ec._CHUNK + 3)]
+back = call_engine(ec.__name__, "TextParts", (parts,), timeout=120, what="probe")
+results["parts"] = [isinstance(back, str), back == "".join(parts)]
 print(json.dumps(results))
 stop_engine_child()
 """
@@ -48,3 +51,4 @@ def test_texts_of_every_size_come_back_whole(tmp_path: Path) -> None:
     assert results["small"] == [10, True]
     assert results["at"] == [1 << 20, True]
     assert results["big"] == [3 * (1 << 20) + 7, True]
+    assert results["parts"] == [True, True]  # pieces sent unjoined arrive as one text

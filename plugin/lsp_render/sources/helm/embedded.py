@@ -45,8 +45,13 @@ from lsp_render.sources.helm.dependencies import (
     inspect_dependencies,
     missing_dependency_error,
 )
-from lsp_render.sources.helm.engine_child import call_engine, retire_one_shot, stop_engine_child
-from lsp_render.sources.helm.output import CrdFile, assemble_stream
+from lsp_render.sources.helm.engine_child import (
+    TextParts,
+    call_engine,
+    retire_one_shot,
+    stop_engine_child,
+)
+from lsp_render.sources.helm.output import CrdFile, assemble_parts
 from lsp_render.sources.helm.values import (
     apply_set_values,
     ensure_json_values,
@@ -62,6 +67,7 @@ __all__ = [
     "build_in_place",
     "build_in_place_here",
     "clear_cache",
+    "render_parts_here",
     "render_stream",
     "render_stream_here",
 ]
@@ -305,15 +311,15 @@ def render_stream(inputs: HelmInputs) -> str:
     """
     if inputs.values:  # any Mapping may come in; the pipe to the child takes plain data
         inputs = dataclasses.replace(inputs, values=plain_values(inputs.values))
-    stream: str = call_engine(
+    result = call_engine(
         __name__,
-        "render_stream_here",
+        "render_parts_here",
         (inputs,),
         timeout=engine_timeout(),
         what=f"chart {inputs.chart_dir.name}",
     )
     retire_one_shot()  # lsp-render render needs Helm no more
-    return stream
+    return result if isinstance(result, str) else str(result)  # TextParts when in-process
 
 
 def render_stream_here(inputs: HelmInputs) -> str:
@@ -328,16 +334,24 @@ def render_stream_here(inputs: HelmInputs) -> str:
         Helm's template, values or load errors, missing dependencies, and
         rendered manifests that are not valid YAML.
     """
+    return "".join(render_parts_here(inputs).parts)
+
+
+def render_parts_here(inputs: HelmInputs) -> TextParts:
+    """:func:`render_stream_here`, the stream left in the pieces it is joined from.
+
+    What the engine child runs: it sends the pieces without joining them.
+    """
     loaded, chart = _load_and_open(inputs.chart_dir, inputs.repo_root)
     if chart is None:  # a chart rendered before in this process: it will be again
         chart = loaded.open()
         if loaded.has_crds is None and inputs.include_crds:
             loaded.has_crds = _has_crds(chart)
     with contextlib.closing(chart):
-        return _render_loaded(chart, loaded, inputs)
+        return TextParts(_render_loaded(chart, loaded, inputs))
 
 
-def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -> str:
+def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -> list[str]:
     values_json = ensure_json_values(compose_values(inputs, loaded.name), chart=loaded.name)
     try:
         sdk.validate_release_name(inputs.release_name)
@@ -369,7 +383,7 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     listed = inputs.include_crds and loaded.has_crds is not False
     crds = _BackgroundCrds(chart, loaded.name) if listed else None
     try:
-        return assemble_stream(
+        return assemble_parts(
             files,
             crds if crds is not None else (),
             include_crds=inputs.include_crds,

@@ -45,6 +45,7 @@ from lsp_render.core.prefork import Forked
 
 __all__ = [
     "SERVER",
+    "TextParts",
     "call_engine",
     "prestart_engine_child",
     "retire_one_shot",
@@ -225,24 +226,39 @@ def _unwrap(reply: tuple[Any, ...], what: str) -> Any:
 # -- the wire: a length, then a pickle (both ends are this program) -----------------------------
 
 
+class TextParts:
+    """A text as the pieces it is joined from: the child sends them without joining them.
+
+    The parent receives the joined text (a ``str``); a call run in-process
+    (no child) returns this object, which ``str()`` joins.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return "".join(self.parts)
+
+
 # A header with this bit set announces an ("ok", text) reply sent as UTF-8 chunks, each
-# with its own length, the last one empty: a rendered stream is never encoded or pickled
-# whole in the child (kube-prometheus-stack's 5 MB pickle raised the child's peak by 10 MB).
+# with its own length, the last one empty: a rendered stream is never joined, encoded or
+# pickled whole in the child (kube-prometheus-stack's 5 MB pickle raised its peak by 10 MB).
 _TEXT = 1 << 63
 _CHUNK = 1 << 20  # characters per chunk
 _CHUNKED_FROM = 1 << 20  # shorter texts go in one pickle
 
 
 def _send(fd: int, message: Any) -> None:
-    if (
-        isinstance(message, tuple)
-        and len(message) == 2  # ("ok", result)
-        and message[0] == "ok"
-        and isinstance(message[1], str)
-        and len(message[1]) >= _CHUNKED_FROM
-    ):
-        _send_text(fd, message[1])
-        return
+    if isinstance(message, tuple) and len(message) == 2 and message[0] == "ok":
+        result = message[1]
+        if isinstance(result, TextParts):
+            _send_text(fd, result.parts)
+            return
+        if isinstance(result, str) and len(result) >= _CHUNKED_FROM:
+            _send_text(fd, [result])
+            return
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     # header and body written apart: joining them copied a 5 MB stream once more at the
     # engine child's peak of memory
@@ -250,13 +266,27 @@ def _send(fd: int, message: Any) -> None:
     _write_all(fd, data)
 
 
-def _send_text(fd: int, text: str) -> None:
+def _send_text(fd: int, parts: list[str]) -> None:
     _write_all(fd, _HEADER.pack(_TEXT))
-    for start in range(0, len(text), _CHUNK):
-        chunk = text[start : start + _CHUNK].encode("utf-8", "surrogatepass")
-        _write_all(fd, _HEADER.pack(len(chunk)))
-        _write_all(fd, chunk)
+    pending: list[str] = []
+    size = 0
+    for part in parts:
+        for start in range(0, len(part), _CHUNK):
+            piece = part[start : start + _CHUNK]
+            pending.append(piece)
+            size += len(piece)
+            if size >= _CHUNK:
+                _send_chunk(fd, pending)
+                pending, size = [], 0
+    if pending:
+        _send_chunk(fd, pending)
     _write_all(fd, _HEADER.pack(0))
+
+
+def _send_chunk(fd: int, pieces: list[str]) -> None:
+    chunk = "".join(pieces).encode("utf-8", "surrogatepass")
+    _write_all(fd, _HEADER.pack(len(chunk)))
+    _write_all(fd, chunk)
 
 
 def _write_all(fd: int, data: bytes) -> None:

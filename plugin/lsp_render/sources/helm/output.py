@@ -30,6 +30,7 @@ __all__ = [
     "INSTALL_ORDER",
     "SEPARATOR",
     "CrdFile",
+    "assemble_parts",
     "assemble_stream",
     "split_manifests",
     "split_on_separators",
@@ -270,7 +271,25 @@ def assemble_stream(
     skip_tests: bool,
     skip_hooks: bool = False,
 ) -> str:
-    """Build the text ``helm template`` prints for one chart.
+    """Build the text ``helm template`` prints for one chart (:func:`assemble_parts`, joined)."""
+    parts = assemble_parts(
+        files, crds, include_crds=include_crds, skip_tests=skip_tests, skip_hooks=skip_hooks
+    )
+    return "".join(parts)
+
+
+def assemble_parts(
+    files: Mapping[str, str],
+    crds: Iterable[CrdFile],
+    *,
+    include_crds: bool,
+    skip_tests: bool,
+    skip_hooks: bool = False,
+) -> list[str]:
+    """Build the text ``helm template`` prints for one chart, as pieces to be joined.
+
+    The engine child sends the pieces without joining them (a 5 MB copy less
+    at its peak of memory).
 
     Parameters
     ----------
@@ -288,8 +307,8 @@ def assemble_stream(
 
     Returns
     -------
-    str
-        The stream, every document preceded by ``---`` and a ``# Source:`` line.
+    list of str
+        The stream's pieces: every document preceded by ``---`` and a ``# Source:`` line.
 
     Raises
     ------
@@ -319,7 +338,7 @@ def assemble_stream(
 
 def _print(
     crds: Iterable[CrdFile], generic: list[_Manifest], hooks: list[_Manifest], *, skip_tests: bool
-) -> str:
+) -> list[str]:
     """Print the CRDs and resources (the release manifest, trimmed), then the hooks."""
     # Each part starts "---" and holds more than blanks, so trimming the joined release
     # manifest (helm template's TrimSpace) only trims the end of its last part: done
@@ -337,7 +356,7 @@ def _print(
     for m in hooks:
         if not (skip_tests and m.test):
             parts += ("---\n# Source: ", m.path, "\n", m.content, "\n")
-    return "".join(parts)
+    return parts
 
 
 def stream_documents(stream: str) -> list[Document]:
