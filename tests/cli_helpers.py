@@ -37,6 +37,25 @@ def base_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
+def fresh_python(
+    script: str, *args: str, env: Mapping[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (``python -c``) in a fresh interpreter with ``env`` and capture it.
+
+    For what must not happen in the test process: loading Helm's Go library
+    (later forks would inherit it), forking with pytest's threads, exiting.
+    ``env`` should come from :func:`base_env` (this tree's package first).
+    """
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        check=False,
+        timeout=timeout,
+    )
+
+
 def run(
     args: Sequence[str],
     *,

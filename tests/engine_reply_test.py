@@ -10,10 +10,9 @@ surrogate, and compares what arrives.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli_helpers import base_env, fresh_python
 
 _SCRIPT = """
 import json, operator
@@ -34,18 +33,9 @@ stop_engine_child()
 
 
 def test_texts_of_every_size_come_back_whole(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "LSP_RENDER_HELM"}
+    env = base_env(tmp_path)
     env["PATH"] = str(tmp_path / "no-helm")
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    proc = fresh_python(_SCRIPT, env=env)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
     assert results["small"] == [10, True]

@@ -10,12 +10,11 @@ the interpreter and, at exit, what ``/proc/self/environ`` says of GOGC.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import base_env, fresh_python
 
 _PROBE = """
 import atexit, json, os, sys
@@ -36,20 +35,11 @@ main()
 
 
 def _run(tmp_path: Path, *args: str, gogc: str | None = None) -> list[dict[str, object]]:
-    env = {k: v for k, v in os.environ.items() if k != "GOGC"}
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env = base_env(tmp_path)
     if gogc is not None:
         env["GOGC"] = gogc
     log = tmp_path / "probe.log"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(log), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    proc = fresh_python(_PROBE, str(log), *args, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in log.read_text().splitlines()]
 

@@ -12,13 +12,12 @@ test process itself never loads Helm's Go library: later forks would inherit it)
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import base_env, fresh_python
 
 DATA = Path(__file__).parent / "data"
 
@@ -70,17 +69,9 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _run(repo: Path, tmp_path: Path) -> dict[str, object]:
-    env = {**os.environ, "PATH": str(tmp_path / "no-helm"), "HOME": str(tmp_path)}
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(repo)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    env = base_env(tmp_path)
+    env["PATH"] = str(tmp_path / "no-helm")
+    proc = fresh_python(_SCRIPT, str(repo), env=env)
     assert proc.returncode == 0, proc.stderr
     report: dict[str, object] = json.loads(proc.stdout)
     return report

@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import base_env
+from tests.cli_helpers import base_env, fresh_python
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is on the machine (BRIEF)")
@@ -48,16 +47,7 @@ _CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 def _run(app: Path, tmp_path: Path, **extra: str) -> tuple[dict[str, object], str, str]:
     env = base_env(tmp_path)
     env.update(extra)
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, "render", str(app)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    proc = fresh_python(_PROBE, "render", str(app), env=env, timeout=120)
     *lines, last = proc.stderr.rstrip("\n").split("\n")
     report: dict[str, object] = json.loads(last)
     return report, proc.stdout, "\n".join(lines)
@@ -166,18 +156,8 @@ print(json.dumps(report))
 
 def test_only_the_very_build_the_render_would_run_is_claimed(tmp_path: Path) -> None:
     app = _app(tmp_path, "resources: [cm.yaml]\n", **{"cm.yaml": _CM.format(name="a")})
-    env = base_env(tmp_path)
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
     path = str(Path(KUBECTL or "").parent)
-    proc = subprocess.run(
-        [sys.executable, "-c", _CLAIM, str(app), path],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    proc = fresh_python(_CLAIM, str(app), path, env=base_env(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["other"] and report["other_ended"]
@@ -259,16 +239,6 @@ print(json.dumps({"alone": wait_engine(alone, what="t", timeout=30) if alone els
 
 def test_a_process_with_threads_starts_nothing_that_way(tmp_path: Path) -> None:
     """Python between fork and exec is safe only with one thread: with more, None."""
-    env = base_env(tmp_path)
-    plugin = Path(__file__).resolve().parents[1] / "plugin"
-    env["PYTHONPATH"] = f"{plugin}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    proc = subprocess.run(
-        [sys.executable, "-c", _THREADED],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    proc = fresh_python(_THREADED, env=base_env(tmp_path), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"alone": "ok\n", "crowded": True}
