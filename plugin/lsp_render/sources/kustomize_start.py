@@ -7,9 +7,10 @@ empty network namespace, while the CLI imports and plans the render as
 always; :func:`claim` hands it to :func:`lsp_render.sources.kustomize.build`
 only when the build that one would run is exactly this one (same argv, no
 network needed), after the kustomization tree passed the confinement check
-(:func:`lsp_render.sources.kustomize.check_references`). Otherwise, and on any
-error before, it is killed with everything it started and its output never
-read; the next command start kills what is left at exit.
+(:func:`lsp_render.sources.kustomize.check_references`). Otherwise it is
+killed with everything it started and its output is never read: at once when
+the render's build differs, at exit when the render never got there (another
+kind, an error before).
 
 So an unchecked tree is built early, but only where it can reach no network
 (no namespace, no early build), and nothing it read is used unless the check
@@ -79,10 +80,6 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
         return
     if environ.get("LSP_RENDER_POLICY", "").strip():
         return
-    from lsp_render.core import deadline
-
-    if deadline.passed_already(environ, app_dir):
-        return  # no engine starts past the request's deadline
     try:
         if not any((app_dir / name).is_file() for name in KUSTOMIZATION_FILES):
             return
@@ -91,7 +88,11 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
         argv = [*kustomize_argv(environ), str(app_dir.resolve())]
     except (OSError, RenderError):
         return  # the render reports it
+    from lsp_render.core import deadline
     from lsp_render.core.engines import start_isolated_engine
+
+    if deadline.passed_already(environ, app_dir):
+        return  # no engine starts past the request's deadline
 
     proc = start_isolated_engine(argv, what="kustomize build")
     if proc is not None:
