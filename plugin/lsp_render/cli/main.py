@@ -225,8 +225,9 @@ def _leave(code: str | int | None) -> NoReturn:
     kube-prometheus-stack). With another thread still running, the exit is
     the usual one, which waits for it.
     """
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
+    from lsp_render.core.prefork import single_threaded
+
+    if not single_threaded():
         sys.exit(code)
     if code is None:
         status = 0

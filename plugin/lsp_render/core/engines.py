@@ -15,12 +15,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lsp_render.core import deadline
 from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.prefork import single_threaded
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -215,8 +215,9 @@ def start_engine(
     """
     deadline.check(what)
     try:
-        return _spawn(
-            _with_isolation(argv, isolate),
+        return _spawn_engine(
+            argv,
+            isolate=isolate,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -229,12 +230,10 @@ def start_engine(
 def start_isolated_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen[bytes] | None:
     """Start ``argv`` as :func:`start_engine` does, in a new empty network namespace, or not at all.
 
-    The child enters the namespace itself, between fork and exec: no ``unshare``
-    program and no probe of it (two more programs started per render). That
-    is safe only while this process has one thread; with more, and where the
-    platform refuses the namespace or the program cannot be started, it
-    returns None having started nothing (:func:`start_engine` with
-    ``isolate=True`` then does what it can).
+    For work started before anything was checked (the early Kustomize build):
+    where the namespace cannot be entered by the child itself
+    (:func:`_spawn_in_namespace`) or the program cannot be started, it returns
+    None having started nothing.
 
     Raises
     ------
@@ -242,8 +241,40 @@ def start_isolated_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen
         When the request's deadline has passed.
     """
     deadline.check(what)
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
+    try:
+        return _spawn_in_namespace(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError:
+        return None
+
+
+def _spawn_engine(
+    argv: Sequence[str], *, isolate: bool, **options: object
+) -> subprocess.Popen[bytes]:
+    """:func:`_spawn`, without network when ``isolate`` and the platform allows.
+
+    The child enters the namespace itself where it can (:func:`_spawn_in_namespace`),
+    else the engine is started through ``unshare`` (:func:`_with_isolation`).
+    """
+    proc = _spawn_in_namespace(argv, **options) if isolate else None
+    return proc if proc is not None else _spawn(_with_isolation(argv, isolate), **options)
+
+
+def _spawn_in_namespace(argv: Sequence[str], **options: object) -> subprocess.Popen[bytes] | None:
+    """:func:`_spawn` with the child entering a new empty network namespace before exec.
+
+    No ``unshare`` program and no probe of it (two more programs started per
+    engine). Python runs between fork and exec, which is safe only while this
+    process has one thread: with more, or where the platform refuses the
+    namespace, returns None having started nothing.
+
+    Raises
+    ------
+    OSError
+        When the program cannot be started.
+    """
+    if not single_threaded():
         return None
     from lsp_render.core.netns import enter_empty_network_namespace
 
@@ -252,14 +283,8 @@ def start_isolated_engine(argv: Sequence[str], *, what: str) -> subprocess.Popen
             raise OSError("no network namespace")
 
     try:
-        return _spawn(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=isolate,
-        )
-    except (OSError, subprocess.SubprocessError):
+        return _spawn(argv, preexec_fn=isolate, **options)
+    except subprocess.SubprocessError:  # what Popen raises when isolate() raised
         return None
 
 
@@ -345,8 +370,9 @@ def run_process(
     """
     deadline.check(Path(argv[0]).name)
     timeout = deadline.clamp(timeout)
-    proc = _spawn(
-        _with_isolation(argv, isolate),
+    proc = _spawn_engine(
+        argv,
+        isolate=isolate,
         cwd=cwd,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,

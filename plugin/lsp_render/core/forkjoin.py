@@ -12,9 +12,10 @@ import contextlib
 import os
 import pickle
 import signal
-import threading
 from collections.abc import Callable
 from typing import TypeVar
+
+from lsp_render.core.prefork import single_threaded
 
 __all__ = ["in_two"]
 
@@ -30,7 +31,7 @@ def in_two(job: Callable[[_T], _R], first: _T, second: _T) -> tuple[_R, _R] | No
     caller then does the whole job itself, which also gives any error exactly.
     What ``job(first)`` raises is raised, after the child is killed.
     """
-    if not hasattr(os, "fork") or threading.active_count() > 1:
+    if not hasattr(os, "fork") or not single_threaded():
         return None
     read_end, write_end = os.pipe()
     pid = os.fork()

@@ -151,6 +151,16 @@ def kill(child: Forked) -> None:
     shutil.rmtree(child.root, ignore_errors=True)
 
 
+def single_threaded() -> bool:
+    """Tell whether this process runs one thread (``threading`` not imported counts as one).
+
+    What a fork followed by Python code, or an ``os._exit`` that skips waiting
+    for threads, needs.
+    """
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
 def can_fork() -> bool:
     """Tell whether a server child may be forked here (``os.fork`` exists, no Go runtime yet)."""
     return hasattr(os, "fork") and "helm_python" not in sys.modules

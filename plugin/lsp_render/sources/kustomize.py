@@ -24,7 +24,6 @@ from lsp_render.core.engines import (
     engine_timeout,
     run_engine,
     start_engine,
-    start_isolated_engine,
     stop_engine,
     wait_engine,
 )
@@ -323,10 +322,7 @@ class HybridBuild:
         if hasattr(os, "mkfifo"):
             os.mkfifo(target, 0o600)
             self._pipe = target
-            if not self._network:  # a namespace entered by the child itself, where it can
-                self._proc = start_isolated_engine(argv, what=self._what)
-            if self._proc is None:
-                self._proc = start_engine(argv, what=self._what, isolate=not self._network)
+            self._proc = start_engine(argv, what=self._what, isolate=not self._network)
 
     @property
     def _what(self) -> str:

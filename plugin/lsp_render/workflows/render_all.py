@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import multiprocessing
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +28,7 @@ from typing import Any, TextIO
 
 from lsp_render.core.context import SecretOptions
 from lsp_render.core.errors import ExitCode
+from lsp_render.core.prefork import single_threaded
 from lsp_render.workflows.applications import Skipped, plan_applications
 from lsp_render.workflows.discovery import Pair, discover_pairs
 from lsp_render.workflows.progress import make_progress
@@ -109,7 +109,7 @@ _GO_ENGINE = "helm_python"
 
 def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and _GO_ENGINE not in sys.modules and threading.active_count() == 1:
+    if "fork" in methods and _GO_ENGINE not in sys.modules and single_threaded():
         for name in PRELOAD:
             importlib.import_module(name)
         return multiprocessing.get_context("fork")
