@@ -1,10 +1,10 @@
-"""The engine child's replies come back whole, a big text in chunks as a small one in a pickle.
+"""The engine child's replies come back whole: texts in a pickle, a text's pieces in chunks.
 
-A rendered stream of a megabyte or more is sent as UTF-8 chunks, never encoded
-or pickled whole in the child. Each case asks a real engine child (a fresh
-interpreter; the test process never loads Helm's Go library) to return texts
-around the chunk sizes, with characters of every UTF-8 length and a lone
-surrogate, and compares what arrives.
+A rendered stream (``TextParts``) is sent as UTF-8 chunks, never joined, encoded
+or pickled whole in the child; any other reply is one pickle. Each case asks a
+real engine child (a fresh interpreter; the test process never loads Helm's Go
+library) to return texts and pieces around the chunk size, with characters of
+every UTF-8 length and a lone surrogate, and compares what arrives.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from lsp_render.sources.helm.engine_child import call_engine, stop_engine_child
 from lsp_render.sources.helm import engine_child as ec
 results = {}
 piece = "a\\u00e9\\u20ac\\U0001f642\\ud800"
-for name, count in (("small", 10), ("at", ec._CHUNKED_FROM), ("big", 3 * ec._CHUNK + 7)):
+for name, count in (("small", 10), ("at", ec._CHUNK), ("big", 3 * ec._CHUNK + 7)):
     text = (piece * (count // len(piece) + 1))[:count]
     back = call_engine("operator", "add", (text, ""), timeout=120, what="probe")
     results[name] = [len(back), back == text]

@@ -31,7 +31,7 @@ root = Path(sys.argv[1])
 def render(chart, *sets):
     inputs = HelmInputs(chart_dir=root / chart, repo_root=root, release_name="rel",
                         namespace="ns", set_values=sets, include_crds=True)
-    return embedded.render_stream_here(inputs)
+    return str(embedded.render_parts_here(inputs))
 
 first = render("crd-pattern", "crds.enabled=false")
 report = {

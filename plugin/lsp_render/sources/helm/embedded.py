@@ -69,7 +69,6 @@ __all__ = [
     "clear_cache",
     "render_parts_here",
     "render_stream",
-    "render_stream_here",
 ]
 
 _CACHE_SIZE = 64
@@ -307,7 +306,7 @@ def render_stream(inputs: HelmInputs) -> str:
     Raises
     ------
     InputError, RenderError
-        As :func:`render_stream_here`; a RenderError on a timeout.
+        As :func:`render_parts_here`; a RenderError on a timeout.
     """
     if inputs.values:  # any Mapping may come in; the pipe to the child takes plain data
         inputs = dataclasses.replace(inputs, values=plain_values(inputs.values))
@@ -319,11 +318,14 @@ def render_stream(inputs: HelmInputs) -> str:
         what=f"chart {inputs.chart_dir.name}",
     )
     retire_one_shot()  # lsp-render render needs Helm no more
-    return result if isinstance(result, str) else str(result)  # TextParts when in-process
+    return str(result)  # the child's reply is the text; in-process, the TextParts joined
 
 
-def render_stream_here(inputs: HelmInputs) -> str:
-    """Render a chart in this process and return what ``helm template`` would print.
+def render_parts_here(inputs: HelmInputs) -> TextParts:
+    """Render a chart in this process: what ``helm template`` would print, in pieces.
+
+    What the engine child runs: it sends the pieces without joining them
+    (``str()`` joins them).
 
     Raises
     ------
@@ -333,14 +335,6 @@ def render_stream_here(inputs: HelmInputs) -> str:
     RenderError
         Helm's template, values or load errors, missing dependencies, and
         rendered manifests that are not valid YAML.
-    """
-    return "".join(render_parts_here(inputs).parts)
-
-
-def render_parts_here(inputs: HelmInputs) -> TextParts:
-    """:func:`render_stream_here`, the stream left in the pieces it is joined from.
-
-    What the engine child runs: it sends the pieces without joining them.
     """
     loaded, chart = _load_and_open(inputs.chart_dir, inputs.repo_root)
     if chart is None:  # a chart rendered before in this process: it will be again

@@ -242,23 +242,22 @@ class TextParts:
         return "".join(self.parts)
 
 
-# A header with this bit set announces an ("ok", text) reply sent as UTF-8 chunks, each
-# with its own length, the last one empty: a rendered stream is never joined, encoded or
-# pickled whole in the child (kube-prometheus-stack's 5 MB pickle raised its peak by 10 MB).
+# A header with this bit set announces an ("ok", TextParts) reply sent as UTF-8 chunks,
+# each with its own length, the last one empty: a rendered stream is never joined, encoded
+# or pickled whole in the child (kube-prometheus-stack's 5 MB pickle raised its peak by 10 MB).
 _TEXT = 1 << 63
 _CHUNK = 1 << 20  # characters per chunk
-_CHUNKED_FROM = 1 << 20  # shorter texts go in one pickle
 
 
 def _send(fd: int, message: Any) -> None:
-    if isinstance(message, tuple) and len(message) == 2 and message[0] == "ok":
-        result = message[1]
-        if isinstance(result, TextParts):
-            _send_text(fd, result.parts)
-            return
-        if isinstance(result, str) and len(result) >= _CHUNKED_FROM:
-            _send_text(fd, [result])
-            return
+    if (
+        isinstance(message, tuple)
+        and len(message) == 2  # ("ok", result)
+        and message[0] == "ok"
+        and isinstance(message[1], TextParts)
+    ):
+        _send_text(fd, message[1].parts)
+        return
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     # header and body written apart: joining them copied a 5 MB stream once more at the
     # engine child's peak of memory
