@@ -13,7 +13,7 @@ from lsp_render.sources.helm.head import read_head
 from lsp_render.sources.helm.output import (
     SEPARATOR,
     _loaded_head,
-    assemble_stream,
+    assemble_parts,
     split_manifests,
     split_on_separators,
     stream_documents,
@@ -167,7 +167,7 @@ def test_assemble_sorts_by_path_then_kind_and_keeps_comment_only_documents() -> 
         "c/templates/NOTES.txt": "kind: Pod\n",
         "c/templates/_x.tpl": "kind: Pod\n",
     }
-    stream = assemble_stream(files, (), include_crds=True, skip_tests=False)
+    stream = "".join(assemble_parts(files, (), include_crds=True, skip_tests=False))
     assert stream == (
         "---\n# Source: c/templates/b.yaml\nkind: Service\nmetadata: {name: s}\n\n"
         "---\n# Source: c/templates/a.yaml\nkind: Deployment\nmetadata: {name: d}\n"
@@ -252,7 +252,11 @@ def test_head_leaves_tags_merges_and_other_types_to_the_loader(text: str) -> Non
 def test_a_manifest_the_loader_refuses_is_a_parse_error(template: str) -> None:
     """Helm refuses these too (go-yaml: cannot decode, merge needs a map, syntax)."""
     with pytest.raises(RenderError, match=r"^YAML parse error on c/templates/x.yaml: "):
-        assemble_stream({"c/templates/x.yaml": template}, (), include_crds=True, skip_tests=False)
+        "".join(
+            assemble_parts(
+                {"c/templates/x.yaml": template}, (), include_crds=True, skip_tests=False
+            )
+        )
 
 
 def test_a_hook_behind_a_merge_key_is_still_a_hook() -> None:
@@ -262,7 +266,7 @@ def test_a_hook_behind_a_merge_key_is_still_a_hook() -> None:
         ),
         "c/templates/p.yaml": "kind: Pod\nmetadata: {name: p}\n",
     }
-    stream = assemble_stream(files, (), include_crds=True, skip_tests=True)
+    stream = "".join(assemble_parts(files, (), include_crds=True, skip_tests=True))
     assert [d.source for d in stream_documents(stream)] == ["c/templates/p.yaml"]
 
 

@@ -394,7 +394,7 @@ class _BackgroundCrds:
 
     Go serialises 3-5 MB of CRDs of a big chart to JSON (kube-prometheus-stack:
     about 40 ms) without holding the GIL, so it overlaps the Python work of
-    :func:`.output.assemble_stream`, which iterates this object only at its end.
+    :func:`.output.assemble_parts`, which iterates this object only at its end.
     """
 
     def __init__(self, chart: sdk.Chart, name: str) -> None:

@@ -31,7 +31,6 @@ __all__ = [
     "SEPARATOR",
     "CrdFile",
     "assemble_parts",
-    "assemble_stream",
     "split_manifests",
     "split_on_separators",
     "stream_documents",
@@ -261,21 +260,6 @@ def _kind_key(manifest: _Manifest) -> tuple[int, str]:
     if position is None:
         return (len(INSTALL_ORDER), manifest.kind)
     return (position, "")
-
-
-def assemble_stream(
-    files: Mapping[str, str],
-    crds: Iterable[CrdFile],
-    *,
-    include_crds: bool,
-    skip_tests: bool,
-    skip_hooks: bool = False,
-) -> str:
-    """Build the text ``helm template`` prints for one chart (:func:`assemble_parts`, joined)."""
-    parts = assemble_parts(
-        files, crds, include_crds=include_crds, skip_tests=skip_tests, skip_hooks=skip_hooks
-    )
-    return "".join(parts)
 
 
 def assemble_parts(
