@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import InputError, LspRenderError, RenderError
+from lsp_render.core.filenames import policy_file
 from lsp_render.core.manifests import Document, is_blank
 from lsp_render.core.paths import CONFIG_FILE, REPO_CONFIG_FILE, resolve_inside
 from lsp_render.detect import AppKind, detect_kind
@@ -289,7 +290,7 @@ def _helm_charts_enabled(request: RenderRequest, config: AppConfig | None) -> bo
     """Kustomize's ``helmCharts:``: the app's ``kustomize.enableHelm``, or the operator's policy."""
     if config is not None and config.kustomize is not None and config.kustomize.enable_helm:
         return True
-    if not request.environ.get("LSP_RENDER_POLICY", "").strip():
+    if not policy_file(request.environ):
         return False  # no policy: spare a render the import of the policy module
     from lsp_render.secrets.policy import helm_charts_enabled
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import BackendUnavailableError
+from lsp_render.core.filenames import policy_file
 
 if TYPE_CHECKING:
     from lsp_render.config.app import SecretsConfig
@@ -84,8 +85,8 @@ def substitute_documents(
         No backend is configured, or it cannot be reached (exit 3).
     """
     out = list(docs)
-    inline_only = (config is None or config.delivery == "inline") and not request.environ.get(
-        "LSP_RENDER_POLICY"
+    inline_only = (config is None or config.delivery == "inline") and not policy_file(
+        request.environ
     )
     if request.secrets.no_secrets and inline_only:
         return out
@@ -245,7 +246,7 @@ def open_backend(
     from lsp_render.secrets.path_validation import validate_paths
 
     role = None
-    if request.environ.get("LSP_RENDER_POLICY", "").strip():  # else spare pydantic's import
+    if policy_file(request.environ):  # else spare pydantic's import
         from lsp_render.secrets import policy
 
         role = policy.enforce(paths, request)
@@ -277,7 +278,7 @@ def _check_paths(paths: Sequence[str], request: RenderRequest) -> None:
     """Check paths against the policy and ``AVP_PATH_VALIDATION`` (operator delivery)."""
     from lsp_render.secrets.path_validation import validate_paths
 
-    if request.environ.get("LSP_RENDER_POLICY", "").strip():
+    if policy_file(request.environ):
         from lsp_render.secrets import policy
 
         policy.enforce(paths, request)

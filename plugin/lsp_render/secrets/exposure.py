@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import PolicyError
+from lsp_render.core.filenames import policy_file
 from lsp_render.secrets.backend import SecretRef, SecretResult
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def streamed_backend(request: RenderRequest, example: str) -> UnreadBackend | No
 
 
 def _allowed_kinds(request: RenderRequest) -> tuple[Path, str, tuple[str, ...]] | None:
-    if not request.environ.get("LSP_RENDER_POLICY", "").strip():
+    if not policy_file(request.environ):
         return None  # no policy: every kind, and no import of pydantic (~60 ms)
     from lsp_render.secrets import policy
 

@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lsp_render.core.context import RenderRequest
 from lsp_render.core.errors import InputError, PolicyError
+from lsp_render.core.filenames import POLICY_VARIABLE, policy_file
 from lsp_render.core.yamlfile import yaml_error_line
 
 __all__ = [
@@ -82,7 +83,6 @@ __all__ = [
     "path_forms",
 ]
 
-POLICY_VARIABLE = "LSP_RENDER_POLICY"
 _FORBIDDEN_CHARS = frozenset("\\%?#")
 _Delivery = Literal["inline", "external-secrets", "vault-secrets-operator", "vault-secret"]
 
@@ -258,7 +258,7 @@ def allowed_hosts(environ: Mapping[str, str]) -> frozenset[str]:
     InputError
         The policy file is unreadable or malformed.
     """
-    name = environ.get(POLICY_VARIABLE, "").strip()
+    name = policy_file(environ)
     if not name:
         return frozenset()
     policy = load_policy(Path(name))
@@ -331,7 +331,7 @@ def applicable(request: RenderRequest) -> tuple[Path, Policy, ProjectPolicy | No
     InputError
         The policy file is unreadable or malformed.
     """
-    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    name = policy_file(request.environ)
     if not name:
         return None
     file = Path(name)
@@ -362,7 +362,7 @@ def enforce(paths: Collection[str], request: RenderRequest) -> str | None:
     InputError
         The policy file is missing, unreadable or malformed.
     """
-    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    name = policy_file(request.environ)
     if not name:
         return None
     file = Path(name)
@@ -404,7 +404,7 @@ def forced_delivery(request: RenderRequest) -> str | None:
     InputError
         The policy file is missing, unreadable or malformed.
     """
-    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    name = policy_file(request.environ)
     if not name:
         return None
     entry = load_policy(Path(name)).for_project(request.app.project)
@@ -424,7 +424,7 @@ def helm_charts_enabled(request: RenderRequest) -> bool:
     InputError
         The policy file is unreadable or malformed.
     """
-    name = request.environ.get(POLICY_VARIABLE, "").strip()
+    name = policy_file(request.environ)
     if not name:
         return False
     entry = load_policy(Path(name)).for_project(request.app.project)

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lsp_render.core.errors import RenderError
-from lsp_render.core.filenames import CONFIG_FILE, KUSTOMIZATION_FILES
+from lsp_render.core.filenames import CONFIG_FILE, KUSTOMIZATION_FILES, policy_file
 
 __all__ = ["claim", "kustomize_argv", "prestart"]
 
@@ -78,7 +78,7 @@ def prestart(app_dir: Path, environ: Mapping[str, str]) -> None:
     global _early  # noqa: PLW0603 - one early build per process
     if _early is not None or not sys.platform.startswith("linux"):
         return
-    if environ.get("LSP_RENDER_POLICY", "").strip():
+    if policy_file(environ):
         return
     try:
         if not any((app_dir / name).is_file() for name in KUSTOMIZATION_FILES):

@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lsp_render.core.filenames import policy_file
+
 if TYPE_CHECKING:
     from lsp_render.config.app import SecretsConfig
     from lsp_render.core.context import RenderRequest
@@ -60,7 +62,7 @@ def delivery_mode(request: RenderRequest, config: SecretsConfig | None) -> str:
     InputError
         The policy file is unreadable or malformed.
     """
-    if request.environ.get("LSP_RENDER_POLICY", "").strip():
+    if policy_file(request.environ):
         from lsp_render.secrets.policy import forced_delivery
 
         forced = forced_delivery(request)
