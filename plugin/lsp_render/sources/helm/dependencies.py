@@ -31,6 +31,7 @@ __all__ = [
     "ChartDependencies",
     "Dependency",
     "built_chart",
+    "chart_yaml_name",
     "fingerprint",
     "inspect_dependencies",
     "missing_dependency_error",
@@ -114,6 +115,19 @@ def _read_yaml(path: Path, label: str) -> Any:
         raise InputError(f"{label}: invalid YAML{where}") from exc
     _PARSED.put(text, data)
     return data
+
+
+def chart_yaml_name(chart_dir: Path) -> str | None:
+    """Return the ``name`` in ``chart_dir/Chart.yaml``; None when there is no such string.
+
+    Raises
+    ------
+    InputError
+        An unreadable or malformed ``Chart.yaml``.
+    """
+    data = _read_yaml(chart_dir / "Chart.yaml", f"{chart_dir.name}/Chart.yaml")
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _chart_metadata(chart_dir: Path) -> dict[str, Any]:

@@ -37,6 +37,7 @@ __all__ = [
     "chart_values",
     "dependency_build",
     "dependency_names",
+    "dependency_order",
     "engine_version",
     "installed_version",
     "load_archive",
@@ -287,6 +288,24 @@ def dependency_names(chart: Chart) -> set[str]:
         One name per chart under ``charts/``.
     """
     return {str(dep.get("name")) for dep in chart.dependencies}
+
+
+def dependency_order(chart: Chart) -> list[str]:
+    """Return the names of a loaded chart's subcharts, in Helm's order.
+
+    Read after a render, they are the subcharts the values kept, in the order
+    the render left them (``Chart.CRDObjects()`` lists their CRDs in it).
+
+    Raises
+    ------
+    SdkError
+        Helm could not list them.
+    """
+    sdk = _sdk()
+    try:
+        return [str(dep.get("name")) for dep in chart.dependencies]
+    except sdk.HelmError as exc:
+        raise _error(exc) from exc
 
 
 def chart_crds(chart: Chart) -> list[tuple[str, str]]:
