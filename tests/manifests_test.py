@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import random
 
-from lsp_render.core.manifests import Document, is_blank, join_stream, split_stream
+import pytest
+
+from lsp_render.core.manifests import Document, encode_stream, is_blank, join_stream, split_stream
 
 
 def test_split_keeps_each_document_byte_for_byte() -> None:
@@ -81,3 +83,19 @@ def test_the_one_scan_split_agrees_with_the_line_by_line_split() -> None:
             fast_docs = split_stream(text, "s", keep_blank=keep_blank)
             assert fast_docs == split_stream(slow, "s", keep_blank=keep_blank), repr(text)
         assert is_blank(text) == is_blank(text + "\r"), repr(text)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["a: 1\n", "b: 2\n"],
+        ["a: caf\u00e9\n", "b: 2\n"],
+        ["a: \u201cquoted\u201d\n", "b: 2\n", "c: \U0001f600\n"],
+        ["", "a: 1\n"],
+    ],
+)
+def test_encode_stream_is_the_joined_stream_in_utf8(texts: list[str]) -> None:
+    docs = [Document(text, "x", "---\n" if index else "") for index, text in enumerate(texts)]
+    docs.append(Document("z: 3\n", "x", "--- # kept\n"))
+    assert encode_stream(docs) == join_stream(docs).encode("utf-8")
+    assert encode_stream([]) == b""

@@ -49,7 +49,7 @@ def run_application_render(
     LspRenderError
         Any failure; nothing has been printed.
     """
-    from lsp_render.core.manifests import join_stream
+    from lsp_render.core.manifests import encode_stream
     from lsp_render.workflows.applications import application_from_file
     from lsp_render.workflows.appsource import render_application
     from lsp_render.workflows.worker import PER_APP_VARIABLES
@@ -78,4 +78,4 @@ def run_application_render(
             docs, kube_version=clean.get("KUBE_VERSION"), strict=strict, label=label
         )
         sys.stderr.write(f"lsp-render: {label}: {report.summary()}\n")
-    write_stdout(join_stream(docs))
+    write_stdout(encode_stream(docs))

@@ -65,7 +65,7 @@ def run_render(
     from lsp_render.argocd.request import build_request
     from lsp_render.core import deadline
     from lsp_render.core.context import SecretOptions
-    from lsp_render.core.manifests import join_stream
+    from lsp_render.core.manifests import encode_stream
     from lsp_render.pipeline import render as run_pipeline
 
     if no_secrets and (secrets_file is not None or mask_secrets):
@@ -103,7 +103,7 @@ def run_render(
             docs, kube_version=request.kube_version, strict=strict, label=request.label
         )
         sys.stderr.write(f"lsp-render: {request.label}: {report.summary()}\n")
-    write_stdout(join_stream(docs))
+    write_stdout(encode_stream(docs))
 
 
 _ENGINE_SERVER = "lsp_render.sources.helm.engine_child:serve_engine"
@@ -142,9 +142,9 @@ def _on_path(name: str) -> bool:
     return False
 
 
-def write_stdout(text: str) -> None:
-    """Write ``text`` to stdout as UTF-8 and flush it."""
-    data = text.encode("utf-8")
+def write_stdout(text: str | bytes) -> None:
+    """Write ``text`` to stdout (a str as UTF-8) and flush it."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     stream = sys.stdout.buffer
     stream.write(data)
     stream.flush()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Document",
+    "encode_stream",
     "is_blank",
     "join_stream",
     "simple_line_breaks",
@@ -224,8 +225,28 @@ def join_stream(docs: Iterable[Document] | Sequence[Document]) -> str:
     A document's own separator is kept (so a stream split by :func:`split_stream`
     joins back to the same bytes); only the first document may go without one.
     """
+    return "".join(_stream_parts(docs))
+
+
+def encode_stream(docs: Iterable[Document] | Sequence[Document]) -> bytes:
+    """Return :func:`join_stream`'s text as UTF-8, without joining it as one str first.
+
+    One character beyond Latin-1 makes a joined str two or four bytes a
+    character, and encoding it back takes the slow path over all of it
+    (kube-prometheus-stack: two quotation marks in 5 MB, 10 ms to join and
+    encode); each document encoded apart costs that only for its own text.
+    An all-ASCII stream is still joined and encoded at once (20,000 small
+    documents: 1 ms against 5).
+    """
+    parts = _stream_parts(docs)
+    if all(part.isascii() for part in parts):
+        return "".join(parts).encode("ascii")
+    return b"".join([part.encode("utf-8") for part in parts])
+
+
+def _stream_parts(docs: Iterable[Document] | Sequence[Document]) -> list[str]:
     parts: list[str] = []
     for doc in docs:
         parts.append(doc.separator if doc.separator or not parts else "---\n")
         parts.append(doc.text)
-    return "".join(parts)
+    return parts

@@ -28,7 +28,7 @@ from lsp_render.core.engines import (
     wait_engine,
 )
 from lsp_render.core.errors import InputError, LspRenderError, RenderError
-from lsp_render.core.manifests import Document, join_stream, split_stream
+from lsp_render.core.manifests import Document, encode_stream, split_stream
 from lsp_render.core.paths import inside
 from lsp_render.core.scratch import mirror, scratch_dir
 from lsp_render.core.yamlfile import yaml_error_line
@@ -343,7 +343,7 @@ class HybridBuild:
         if self._copy is None:
             msg = f"{self._label}: the last mile was not prepared (use HybridBuild in a with)"
             raise RenderError(msg)
-        data = join_stream(helm_docs).encode("utf-8")
+        data = encode_stream(helm_docs)
         if self._proc is None or self._pipe is None:
             (self._copy / HELM_OUTPUT_FILE).write_bytes(data)
             argv = [*kustomize_argv(self._environ), *self._helm_args, str(self._copy)]

@@ -127,7 +127,7 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
         The outcome; failures are reported in it, never raised.
     """
     from lsp_render.argocd.request import build_request
-    from lsp_render.core.manifests import join_stream
+    from lsp_render.core.manifests import encode_stream
     from lsp_render.pipeline import render
 
     start = time.perf_counter()
@@ -142,7 +142,7 @@ def render_pair(pair: Pair, job: RenderJob) -> PairResult:
             labels.insert(0, request.label)
             docs = render(request)
         checked, unknown = _validate(docs, job, labels[0]) if job.validate else (0, ())
-        data = join_stream(docs).encode("utf-8")
+        data = encode_stream(docs)
         if job.output_dir is not None:
             _write(job.output_dir, pair.output_path(job.output_dir), data)
     except LspRenderError as exc:

@@ -141,7 +141,7 @@ def _walk(rules: Sequence[_Rule], top: Path, relative: str) -> list[str]:
 
 
 def _chart_crds(rules: Sequence[_Rule], chart_dir: Path, prefix: str) -> list[tuple[str, Path]]:
-    """List the manifests under ``chart_dir/crds`` (``prefix``: the walk's name of ``chart_dir``)."""
+    """List the manifests in ``chart_dir/crds`` (``prefix``: the walk's name of ``chart_dir``)."""
     crds_dir = f"{prefix}/crds" if prefix else "crds"
     kind = _kind(chart_dir / "crds")
     if kind != "dir" or _ignored(rules, crds_dir, True):
