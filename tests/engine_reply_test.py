@@ -1,7 +1,8 @@
 """The engine child's replies come back whole: texts in a pickle, a text's pieces in chunks.
 
 A rendered stream (``TextParts``) is sent as UTF-8 chunks, never joined, encoded
-or pickled whole in the child; any other reply is one pickle. Each case asks a
+or pickled whole in the child, with the CRD files it leaves out; any other reply
+is one pickle. Each case asks a
 real engine child (a fresh interpreter; the test process never loads Helm's Go
 library) to return texts and pieces around the chunk size, with characters of
 every UTF-8 length and a lone surrogate, and compares what arrives.
@@ -26,7 +27,11 @@ for name, count in (("small", 10), ("at", ec._CHUNK), ("big", 3 * ec._CHUNK + 7)
     results[name] = [len(back), back == text]
 parts = [piece * 300_000, "", "x", piece * (ec._CHUNK // len(piece)), "\u00e9" * (ec._CHUNK + 3)]
 back = call_engine(ec.__name__, "TextParts", (parts,), timeout=120, what="probe")
-results["parts"] = [isinstance(back, str), back == "".join(parts)]
+results["parts"] = [back.parts == ["".join(parts)], back.crd_files]
+listing = [("chart/crds/x.yaml", "crds/x.yaml")]
+listing.append(("chart/charts/s/crds/\u00e9.yaml", "charts/s/crds/\u00e9.yaml"))
+back = call_engine(ec.__name__, "TextParts", (["y"], listing), timeout=120, what="probe")
+results["listing"] = [back.parts, back.crd_files == listing]
 print(json.dumps(results))
 stop_engine_child()
 """
@@ -41,4 +46,5 @@ def test_texts_of_every_size_come_back_whole(tmp_path: Path) -> None:
     assert results["small"] == [10, True]
     assert results["at"] == [1 << 20, True]
     assert results["big"] == [3 * (1 << 20) + 7, True]
-    assert results["parts"] == [True, True]  # pieces sent unjoined arrive as one text
+    assert results["parts"] == [True, None]  # pieces sent unjoined arrive as one text
+    assert results["listing"] == [["y"], True]  # the CRD files a text leaves out travel with it

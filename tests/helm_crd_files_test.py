@@ -23,7 +23,7 @@ _SCRIPT = """
 import json, sys
 from pathlib import Path
 from lsp_render.sources.helm import sdk
-from lsp_render.sources.helm.crd_files import read_crds
+from lsp_render.sources.helm.crd_files import read_crd_text, read_crds
 
 root = Path(sys.argv[1])
 report = {}
@@ -33,6 +33,9 @@ for case, values in json.loads(sys.argv[2]):
                                            "is_install": True, "is_upgrade": False})
     metadata = sdk.chart_metadata(chart)
     ours = read_crds(root / case, metadata["name"], metadata, sdk.dependency_order(chart))
+    if ours is not None:
+        assert all(read_crd_text(root / case / path) == text for _, path, text in ours)
+        ours = [(filename, text) for filename, _, text in ours]
     report[case + json.dumps(values)] = {"helm": sdk.chart_crds(chart), "ours": ours}
 print(json.dumps(report))
 """
@@ -221,6 +224,8 @@ _WIRING = """
 import sys
 from pathlib import Path
 from lsp_render.sources.helm import HelmInputs, embedded, sdk
+from lsp_render.sources.helm.crd_files import read_crd_text
+from lsp_render.sources.helm.output import crd_section
 
 asked = []
 listing = sdk.chart_crds
@@ -234,8 +239,10 @@ for name in sys.argv[2:]:
     asked.clear()
     inputs = HelmInputs(chart_dir=root / name, repo_root=root, release_name="rel",
                         namespace="ns", include_crds=True)
-    text = str(embedded.render_parts_here(inputs))
-    count = text.count("kind: CustomResourceDefinition")
+    result = embedded.render_parts_here(inputs)
+    crds = [crd_section(filename, read_crd_text(root / name / path))
+            for filename, path in result.crd_files or ()]
+    count = "".join(crds + result.parts).count("kind: CustomResourceDefinition")
     print(name, "helm" if asked else "files", count)
 """
 

@@ -26,12 +26,17 @@ import json, sys
 from pathlib import Path
 from lsp_render.sources.helm import HelmInputs
 from lsp_render.sources.helm import embedded
+from lsp_render.sources.helm.crd_files import read_crd_text
+from lsp_render.sources.helm.output import crd_section
 
 root = Path(sys.argv[1])
 def render(chart, *sets):
     inputs = HelmInputs(chart_dir=root / chart, repo_root=root, release_name="rel",
                         namespace="ns", set_values=sets, include_crds=True)
-    return str(embedded.render_parts_here(inputs))
+    result = embedded.render_parts_here(inputs)  # CRD files read from the chart: their text
+    crds = [crd_section(name, read_crd_text(root / chart / path))
+            for name, path in result.crd_files or ()]
+    return "".join(crds + result.parts)
 
 first = render("crd-pattern", "crds.enabled=false")
 report = {

@@ -116,10 +116,8 @@ def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> 
         inputs.chart_dir, chart=deps.name, extra_dirs=deps.local_dirs, allow_host=allow_host
     )
     if helm is not None:
-        stream = binary.render_stream(helm, inputs)
-    else:
-        stream = embedded.render_stream(inputs)
-    return stream_documents(stream)
+        return stream_documents(binary.render_stream(helm, inputs))
+    return embedded.render_documents(inputs)
 
 
 def build_dependencies(chart_dir: Path, repo_root: Path) -> None:

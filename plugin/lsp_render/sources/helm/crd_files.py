@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_crds"]
+__all__ = ["read_crd_text", "read_crds"]
 
 _BOM = b"\xef\xbb\xbf"
 _MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
@@ -197,20 +197,29 @@ def _has_subcharts(rules: Sequence[_Rule], chart_dir: Path, prefix: str) -> bool
         raise _UnsureError from exc
 
 
+def read_crd_text(path: Path) -> str:
+    """Return a CRD file's text as Helm prints it: a leading byte order mark dropped.
+
+    Raises
+    ------
+    OSError
+        It cannot be read.
+    UnicodeDecodeError
+        It is not UTF-8 (Helm's listing would show U+FFFD where it is not).
+    """
+    return path.read_bytes().removeprefix(_BOM).decode("utf-8")
+
+
 def _text(path: Path) -> str:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        return read_crd_text(path)
+    except (OSError, UnicodeDecodeError) as exc:
         raise _UnsureError from exc
-    try:
-        return data.removeprefix(_BOM).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _UnsureError from exc  # Helm's JSON would show U+FFFD
 
 
 def read_crds(
     chart_dir: Path, name: str, metadata: dict[str, Any], dependencies: Sequence[str]
-) -> list[tuple[str, str]] | None:
+) -> list[tuple[str, str, str]] | None:
     """Return Helm's ``CRDObjects()`` of a chart loaded from ``chart_dir`` and rendered.
 
     Parameters
@@ -226,8 +235,9 @@ def read_crds(
 
     Returns
     -------
-    list of (str, str) or None
-        File name (``chart/crds/x.yaml``, ``chart/charts/sub/crds/y.yaml``) and text,
+    list of (str, str, str) or None
+        The name printed (``chart/crds/x.yaml``, ``chart/charts/sub/crds/y.yaml``),
+        the file's path relative to ``chart_dir`` and its text (:func:`read_crd_text`),
         in Helm's order; None when Helm must be asked (see the module's docstring).
     """
     declared = metadata.get("dependencies") or []
@@ -250,6 +260,9 @@ def read_crds(
                 (f"{name}/charts/{dependency}/{rel}", path)
                 for rel, path in _chart_crds(rules, sub_dir, prefix)
             ]
-        return [(filename, _text(path)) for filename, path in files]
+        return [
+            (filename, path.relative_to(chart_dir).as_posix(), _text(path))
+            for filename, path in files
+        ]
     except _UnsureError:
         return None

@@ -35,6 +35,8 @@ __all__ = [
     "fingerprint",
     "inspect_dependencies",
     "missing_dependency_error",
+    "read_chart_yaml",
+    "subchart_names",
 ]
 
 _FILE_SCHEME = "file://"
@@ -115,6 +117,41 @@ def _read_yaml(path: Path, label: str) -> Any:
         raise InputError(f"{label}: invalid YAML{where}") from exc
     _PARSED.put(text, data)
     return data
+
+
+def read_chart_yaml(chart_dir: Path) -> dict[str, Any] | None:
+    """Return ``chart_dir/Chart.yaml`` parsed (shared: read it only), or None if not a mapping.
+
+    Raises
+    ------
+    InputError
+        An unreadable or malformed ``Chart.yaml``.
+    """
+    data = _read_yaml(chart_dir / "Chart.yaml", f"{chart_dir.name}/Chart.yaml")
+    return data if isinstance(data, dict) else None
+
+
+def subchart_names(chart_dir: Path) -> list[str]:
+    """Return the names in the ``Chart.yaml`` of each directory in ``charts/``, in name order.
+
+    Directories whose name starts with ``.`` or ``_`` are left out, as Helm's loader does.
+
+    Raises
+    ------
+    InputError
+        An unreadable or malformed ``Chart.yaml``.
+    """
+    charts = chart_dir / "charts"
+    if not charts.is_dir():
+        return []
+    names = []
+    for entry in sorted(charts.iterdir()):
+        if entry.name.startswith((".", "_")) or not entry.is_dir():
+            continue
+        name = chart_yaml_name(entry)
+        if name is not None:
+            names.append(name)
+    return names
 
 
 def chart_yaml_name(chart_dir: Path) -> str | None:

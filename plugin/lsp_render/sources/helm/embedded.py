@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsp_render.core.errors import InputError, RenderError
+from lsp_render.core.manifests import Document
 from lsp_render.core.scratch import scratch_dir
 from lsp_render.sources.helm import sdk
 from lsp_render.sources.helm.binary import engine_timeout
@@ -39,6 +40,7 @@ from lsp_render.sources.helm.capabilities import (
     normalize_kube_version,
 )
 from lsp_render.sources.helm.crd_files import read_crds
+from lsp_render.sources.helm.crd_prep import CrdPreparation, crd_documents, crd_text
 from lsp_render.sources.helm.dependencies import (
     ChartDependencies,
     built_chart,
@@ -49,10 +51,18 @@ from lsp_render.sources.helm.dependencies import (
 from lsp_render.sources.helm.engine_child import (
     TextParts,
     call_engine,
+    child_in_use,
     retire_one_shot,
+    start_engine_child,
     stop_engine_child,
 )
-from lsp_render.sources.helm.output import CrdFile, assemble_parts
+from lsp_render.sources.helm.output import (
+    CrdFile,
+    assemble_after_crds,
+    assemble_parts,
+    crd_section,
+    stream_documents,
+)
 from lsp_render.sources.helm.values import (
     apply_set_values,
     ensure_json_values,
@@ -68,6 +78,7 @@ __all__ = [
     "build_in_place",
     "build_in_place_here",
     "clear_cache",
+    "render_documents",
     "render_parts_here",
     "render_stream",
 ]
@@ -320,6 +331,48 @@ def render_stream(inputs: HelmInputs) -> str:
     InputError, RenderError
         As :func:`render_parts_here`; a RenderError on a timeout.
     """
+    result = _render_in_child(inputs)
+    crds = [
+        crd_section(filename, crd_text(inputs.chart_dir, inputs.chart_dir.name, path))
+        for filename, path in result.crd_files or ()
+    ]
+    return "".join(crds + result.parts)
+
+
+def render_documents(inputs: HelmInputs) -> list[Document]:
+    """Render a chart in the engine child: ``helm template``'s stream as its documents.
+
+    The documents :func:`.output.stream_documents` gives for :func:`render_stream`'s
+    text. When the child sends the names of the CRD files instead of their text,
+    they were read and split here while it rendered (:mod:`.crd_prep`).
+
+    Raises
+    ------
+    InputError, RenderError
+        As :func:`render_stream`.
+    """
+    preparation = None
+    if inputs.include_crds and child_in_use():
+        start_engine_child()  # forked before the thread starts, never after
+        preparation = CrdPreparation(inputs.chart_dir)
+    try:
+        result = _render_in_child(inputs)
+    finally:
+        if preparation is not None:
+            preparation.wait()
+    rest = stream_documents("".join(result.parts))
+    if result.crd_files is None:
+        return rest
+    chart = inputs.chart_dir.name
+    if preparation is not None:
+        return preparation.documents(chart, result.crd_files) + rest
+    crds: list[Document] = []
+    for filename, path in result.crd_files:
+        crds += crd_documents(crd_text(inputs.chart_dir, chart, path), filename)
+    return crds + rest
+
+
+def _render_in_child(inputs: HelmInputs) -> TextParts:
     if inputs.values:  # any Mapping may come in; the pipe to the child takes plain data
         inputs = dataclasses.replace(inputs, values=plain_values(inputs.values))
     result = call_engine(
@@ -330,7 +383,10 @@ def render_stream(inputs: HelmInputs) -> str:
         what=f"chart {inputs.chart_dir.name}",
     )
     retire_one_shot()  # lsp-render render needs Helm no more
-    return str(result)  # the child's reply is the text; in-process, the TextParts joined
+    if not isinstance(result, TextParts):
+        msg = f"chart {inputs.chart_dir.name}: the embedded Helm engine answered {type(result)}"
+        raise RenderError(msg)
+    return result
 
 
 def render_parts_here(inputs: HelmInputs) -> TextParts:
@@ -354,10 +410,10 @@ def render_parts_here(inputs: HelmInputs) -> TextParts:
         if loaded.has_crds is None and inputs.include_crds:
             loaded.has_crds = _has_crds(chart)
     with contextlib.closing(chart):
-        return TextParts(_render_loaded(chart, loaded, inputs))
+        return _render_loaded(chart, loaded, inputs)
 
 
-def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -> list[str]:
+def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -> TextParts:
     values_json = ensure_json_values(compose_values(inputs, loaded.name), chart=loaded.name)
     try:
         sdk.validate_release_name(inputs.release_name)
@@ -387,22 +443,31 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
         raise RenderError(f"chart {loaded.name}: {exc.message}") from exc
     # Read after rendering: the render dropped the subcharts the values disable.
     listed = inputs.include_crds and loaded.has_crds is not False
-    crds = _crds_from_files(chart, loaded) if listed else []
+    found = _crds_from_files(chart, loaded) if listed else []
+    if found:
+        rest = assemble_after_crds(
+            files, skip_tests=inputs.skip_tests, skip_hooks=inputs.skip_hooks
+        )
+        if rest is not None:  # the caller reads the CRD files itself
+            return TextParts(rest, [(filename, path) for filename, path, _ in found])
+    crds = None if found is None else [CrdFile(filename, text) for filename, _, text in found]
     background = _BackgroundCrds(chart, loaded.name) if crds is None else None
     try:
-        return assemble_parts(
-            files,
-            background if background is not None else crds or (),
-            include_crds=inputs.include_crds,
-            skip_tests=inputs.skip_tests,
-            skip_hooks=inputs.skip_hooks,
+        return TextParts(
+            assemble_parts(
+                files,
+                background if background is not None else crds or (),
+                include_crds=inputs.include_crds,
+                skip_tests=inputs.skip_tests,
+                skip_hooks=inputs.skip_hooks,
+            )
         )
     finally:
         if background is not None:
             background.wait()  # never close the chart under a running Go call
 
 
-def _crds_from_files(chart: sdk.Chart, loaded: _LoadedChart) -> list[CrdFile] | None:
+def _crds_from_files(chart: sdk.Chart, loaded: _LoadedChart) -> list[tuple[str, str, str]] | None:
     """Read the rendered chart's CRDs from its directory; None when Helm must list them.
 
     Helm lists them as JSON (kube-prometheus-stack: 4.6 MB, ~50 ms and +35-45 MB
@@ -415,8 +480,7 @@ def _crds_from_files(chart: sdk.Chart, loaded: _LoadedChart) -> list[CrdFile] | 
         order = sdk.dependency_order(chart)
     except sdk.SdkError:
         return None
-    found = read_crds(loaded.chart_dir, loaded.name, loaded.metadata, order)
-    return None if found is None else [CrdFile(name, data) for name, data in found]
+    return read_crds(loaded.chart_dir, loaded.name, loaded.metadata, order)
 
 
 class _BackgroundCrds:

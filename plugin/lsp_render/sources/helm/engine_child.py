@@ -47,6 +47,7 @@ __all__ = [
     "SERVER",
     "TextParts",
     "call_engine",
+    "child_in_use",
     "prestart_engine_child",
     "retire_one_shot",
     "serve_engine",
@@ -129,6 +130,11 @@ _in_child = False  # set in the engine child itself: it calls Helm directly, nev
 def _use_child() -> bool:
     # Never fork a process whose Go runtime is already started.
     return prefork.can_fork() and not _in_child
+
+
+def child_in_use() -> bool:
+    """Tell whether :func:`call_engine` calls go to an engine child (not run in this process)."""
+    return _use_child()
 
 
 def prestart_engine_child() -> None:
@@ -229,22 +235,30 @@ def _unwrap(reply: tuple[Any, ...], what: str) -> Any:
 class TextParts:
     """A text as the pieces it is joined from: the child sends them without joining them.
 
-    The parent receives the joined text (a ``str``); a call run in-process
-    (no child) returns this object, which ``str()`` joins.
+    The parent receives the text joined as one piece; a call run in-process
+    (no child) returns this object as it is. ``crd_files`` travels with it: a
+    rendered chart's CRD files, ``(name printed, path in the chart)``, that
+    precede the text in the stream and that the parent reads itself (the
+    text is then :func:`.output.assemble_after_crds`'), or None.
     """
 
-    __slots__ = ("parts",)
+    __slots__ = ("crd_files", "parts")
 
-    def __init__(self, parts: list[str]) -> None:
+    def __init__(self, parts: list[str], crd_files: list[tuple[str, str]] | None = None) -> None:
         self.parts = parts
+        self.crd_files = crd_files
 
     def __str__(self) -> str:
+        if self.crd_files is not None:
+            msg = "a text sent without its CRD files cannot be joined alone"
+            raise TypeError(msg)
         return "".join(self.parts)
 
 
-# A header with this bit set announces an ("ok", TextParts) reply sent as UTF-8 chunks,
-# each with its own length, the last one empty: a rendered stream is never joined, encoded
-# or pickled whole in the child (kube-prometheus-stack's 5 MB pickle raised its peak by 10 MB).
+# A header with this bit set announces an ("ok", TextParts) reply: its CRD files pickled
+# (a length, then the bytes), then its text as UTF-8 chunks, each with its own length, the
+# last one empty: a rendered stream is never joined, encoded or pickled whole in the child
+# (kube-prometheus-stack's 5 MB pickle raised its peak by 10 MB).
 _TEXT = 1 << 63
 _CHUNK = 1 << 20  # characters per chunk
 
@@ -256,7 +270,7 @@ def _send(fd: int, message: Any) -> None:
         and message[0] == "ok"
         and isinstance(message[1], TextParts)
     ):
-        _send_text(fd, message[1].parts)
+        _send_text(fd, message[1])
         return
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     # header and body written apart: joining them copied a 5 MB stream once more at the
@@ -265,8 +279,12 @@ def _send(fd: int, message: Any) -> None:
     _write_all(fd, data)
 
 
-def _send_text(fd: int, parts: list[str]) -> None:
+def _send_text(fd: int, text: TextParts) -> None:
     _write_all(fd, _HEADER.pack(_TEXT))
+    listing = pickle.dumps(text.crd_files, protocol=pickle.HIGHEST_PROTOCOL)
+    _write_all(fd, _HEADER.pack(len(listing)))
+    _write_all(fd, listing)
+    parts = text.parts
     pending: list[str] = []
     size = 0
     for part in parts:
@@ -315,11 +333,14 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
 def _receive(fd: int, deadline: float | None) -> Any:
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
     if size == _TEXT:
+        (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+        crd_files = pickle.loads(_read_exactly(fd, length, deadline))  # noqa: S301 - our child
         chunks: list[bytes] = []
         while True:
             (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
             if not length:
-                return ("ok", b"".join(chunks).decode("utf-8", "surrogatepass"))
+                text = b"".join(chunks).decode("utf-8", "surrogatepass")
+                return ("ok", TextParts([text], crd_files))
             chunks.append(_read_exactly(fd, length, deadline))
     return pickle.loads(_read_exactly(fd, size, deadline))  # noqa: S301 - our own child
 

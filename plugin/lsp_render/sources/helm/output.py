@@ -30,7 +30,9 @@ __all__ = [
     "INSTALL_ORDER",
     "SEPARATOR",
     "CrdFile",
+    "assemble_after_crds",
     "assemble_parts",
+    "crd_section",
     "split_manifests",
     "split_on_separators",
     "stream_documents",
@@ -299,6 +301,40 @@ def assemble_parts(
     RenderError
         When a rendered manifest is not valid YAML (``YAML parse error on ...``).
     """
+    generic, hooks = _manifests(files, skip_hooks=skip_hooks)
+    return _print(crds if include_crds else (), generic, hooks, skip_tests=skip_tests)
+
+
+def assemble_after_crds(
+    files: Mapping[str, str], *, skip_tests: bool, skip_hooks: bool = False
+) -> list[str] | None:
+    """Build what ``helm template --include-crds`` prints after the CRDs, as pieces.
+
+    The whole stream is :func:`crd_section` of each CRD file followed by these
+    pieces. None when the release holds no resource outside the hooks: Helm
+    then trims the end of the last CRD file with the release manifest, so the
+    stream must be assembled whole (:func:`assemble_parts`).
+
+    Raises
+    ------
+    RenderError
+        When a rendered manifest is not valid YAML (``YAML parse error on ...``).
+    """
+    generic, hooks = _manifests(files, skip_hooks=skip_hooks)
+    if not generic:
+        return None
+    return _print((), generic, hooks, skip_tests=skip_tests)
+
+
+def crd_section(filename: str, data: str) -> str:
+    """Return what ``helm template --include-crds`` prints for one CRD file."""
+    return f"---\n# Source: {filename}\n{data}\n"
+
+
+def _manifests(
+    files: Mapping[str, str], *, skip_hooks: bool
+) -> tuple[list[_Manifest], list[_Manifest]]:
+    """Split the rendered files into resources and hooks, each sorted in install order."""
     generic: list[_Manifest] = []
     hooks: list[_Manifest] = []
     for path in sorted(files):
@@ -316,8 +352,7 @@ def assemble_parts(
                 hooks.append(_Manifest(path, piece, kind, test=bool(_TEST_EVENTS & set(events))))
     generic.sort(key=_kind_key)
     hooks.sort(key=_kind_key)
-
-    return _print(crds if include_crds else (), generic, hooks, skip_tests=skip_tests)
+    return generic, hooks
 
 
 def _print(
