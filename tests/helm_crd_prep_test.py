@@ -246,3 +246,14 @@ def test_the_child_sends_names_only_when_a_resource_follows(tmp_path: Path) -> N
     oracle = fresh_python(_HELM_LISTED, str(chart), str(tmp_path), env=env)
     assert ours.code == 0, ours.stderr
     assert ours.stdout == oracle.stdout
+
+
+def test_a_file_the_chart_did_not_have_when_prepared_is_read_when_named(tmp_path: Path) -> None:
+    chart = tmp_path / "c"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    CrdPreparation(chart).wait()  # nothing to prepare: not looked for again
+    (chart / "crds").mkdir()
+    (chart / "crds" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    docs = CrdPreparation(chart).documents("c", [("c/crds/a.yaml", "crds/a.yaml")])
+    assert _docs(docs) == _docs(crd_documents("kind: CustomResourceDefinition\n", "c/crds/a.yaml"))

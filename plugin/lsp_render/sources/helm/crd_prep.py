@@ -51,14 +51,24 @@ def crd_documents(text: str, filename: str) -> list[Document]:
     return stream_documents(crd_section(filename, text))
 
 
+# Charts whose files gave nothing to prepare (no CRD file, or a shape only Helm lists):
+# render-all renders each for many environments, and a thread each time would be waste.
+# Only a speed-up is lost if that changes: the CRD files named are read then.
+_NOTHING: set[Path] = set()
+
+
 class CrdPreparation:
     """Read and split a chart's CRD files on a thread (see the module's docstring)."""
 
     def __init__(self, chart_dir: Path) -> None:
         self._chart_dir = chart_dir
         self._ready: dict[tuple[str, str], list[Document]] = {}
-        self._thread = threading.Thread(target=self._run, name="lsp-render-crd-prep", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if chart_dir not in _NOTHING:
+            self._thread = threading.Thread(
+                target=self._run, name="lsp-render-crd-prep", daemon=True
+            )
+            self._thread.start()
 
     def _run(self) -> None:
         from lsp_render.secrets.scan import remember
@@ -70,6 +80,8 @@ class CrdPreparation:
             if metadata is None or not isinstance(name, str):
                 return
             found = read_crds(self._chart_dir, name, metadata, subchart_names(self._chart_dir))
+            if not found:
+                _NOTHING.add(self._chart_dir)
             for filename, path, text in found or ():
                 docs = crd_documents(text, filename)
                 for doc in docs:
@@ -86,7 +98,7 @@ class CrdPreparation:
         RenderError
             A file can no longer be read as the child read it.
         """
-        self._thread.join()
+        self.wait()
         docs: list[Document] = []
         for filename, path in crd_files:
             ready = self._ready.get((filename, path))
@@ -97,4 +109,5 @@ class CrdPreparation:
 
     def wait(self) -> None:
         """Wait for the thread (before anything may fork)."""
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
