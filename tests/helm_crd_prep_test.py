@@ -214,6 +214,12 @@ def test_a_crd_file_changed_since_the_child_read_it_is_an_error(tmp_path: Path) 
     (tmp_path / "crds" / "x.yaml").write_bytes(b"kind: caf\xe9\n")
     with pytest.raises(RenderError, match=r"chart c: crds/x.yaml changed"):
         crd_text(tmp_path, "c", "crds/x.yaml")
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "link.yaml").symlink_to(tmp_path / "crds" / "x.yaml")
+    for path in ("../crds/x.yaml", "link.yaml", str(tmp_path / "crds" / "x.yaml")):
+        with pytest.raises(RenderError, match=r"is not a file of the chart"):
+            crd_text(chart, "c", path)
 
 
 _SENT = """

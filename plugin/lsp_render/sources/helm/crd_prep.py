@@ -37,13 +37,18 @@ def crd_text(chart_dir: Path, chart: str, path: str) -> str:
     Raises
     ------
     RenderError
-        It can no longer be read as the child read it.
+        It can no longer be read as the child read it, or ``path`` leads out of
+        the chart.
     """
+    target = chart_dir / path
     try:
-        return read_crd_text(chart_dir / path)
+        if target.resolve().is_relative_to(chart_dir.resolve()):  # links resolved too
+            return read_crd_text(target)
     except (OSError, UnicodeDecodeError) as exc:
         msg = f"chart {chart}: {path} changed while the chart was rendered"
         raise RenderError(msg) from exc
+    msg = f"chart {chart}: {path} is not a file of the chart"  # the child walked no link
+    raise RenderError(msg)
 
 
 def crd_documents(text: str, filename: str) -> list[Document]:

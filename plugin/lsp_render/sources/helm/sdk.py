@@ -286,8 +286,13 @@ def dependency_names(chart: Chart) -> set[str]:
     -------
     set of str
         One name per chart under ``charts/``.
+
+    Raises
+    ------
+    SdkError
+        Helm could not list them.
     """
-    return {str(dep.get("name")) for dep in chart.dependencies}
+    return set(dependency_order(chart))
 
 
 def dependency_order(chart: Chart) -> list[str]:
