@@ -126,12 +126,14 @@ def test_the_preparation_gives_the_documents_of_the_files_named(tmp_path: Path) 
     ]
     # A name the guess could not foresee (an alias) is read when asked for.
     listing.append(("c/charts/other/crds/s.yaml", "charts/sub-dir/crds/s.yaml"))
-    prepared = CrdPreparation(chart).documents("c", listing)
+    seen: list[str] = []
+    prepared = CrdPreparation(chart, check_document=seen.append).documents("c", listing)
     expected: list[Document] = []
     for filename, path in listing:
         expected += crd_documents((chart / path).read_text(), filename)
     assert _docs(prepared) == _docs(expected)
     assert [is_candidate(doc.text) for doc in prepared] == [False, False, True, True]
+    assert seen == [doc.text for doc in prepared[:3]]  # each prepared document, checked ahead
 
 
 def test_a_remembered_answer_is_for_that_very_text_only() -> None:

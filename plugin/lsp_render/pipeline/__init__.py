@@ -323,7 +323,9 @@ def _render_helm(
     inputs = helm_inputs(request, the_plan, secret_texts=secret_texts, shielded=shielded)
     # Do not start an engine past the request's deadline.
     deadline.check(f"helm template {request.label}")
-    return render_chart(inputs, allow_host=host_check(request.environ))
+    from lsp_render.secrets.scan import remember  # CRD documents checked during the render
+
+    return render_chart(inputs, allow_host=host_check(request.environ), check_document=remember)
 
 
 def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) -> None:

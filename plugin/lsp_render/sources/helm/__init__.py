@@ -12,7 +12,7 @@ start the engine child (:mod:`.engine_child`) before it imports them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +74,12 @@ class HelmInputs:
     api_versions: tuple[str, ...] = ()
 
 
-def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> list[Document]:
+def render_chart(
+    inputs: HelmInputs,
+    *,
+    allow_host: HostCheck | None = None,
+    check_document: Callable[[str], object] | None = None,
+) -> list[Document]:
     """Render a chart; one document per manifest, as ``helm template`` prints them.
 
     Each document's text is ``# Source: <chart>/templates/<file>`` followed by
@@ -87,6 +92,9 @@ def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> 
         The chart, release and values.
     allow_host
         Tells whether the operator's policy allows a host a schema ``$ref`` names.
+    check_document
+        Called with the text of each CRD document read while the engine renders,
+        on that thread (the caller's own check of every document, done ahead).
 
     Returns
     -------
@@ -117,7 +125,7 @@ def render_chart(inputs: HelmInputs, *, allow_host: HostCheck | None = None) -> 
     )
     if helm is not None:
         return stream_documents(binary.render_stream(helm, inputs))
-    return embedded.render_documents(inputs)
+    return embedded.render_documents(inputs, check_document=check_document)
 
 
 def build_dependencies(chart_dir: Path, repo_root: Path) -> None:

@@ -6,8 +6,9 @@ When the engine child can read a chart's CRDs from its files
 them itself. The CLI has nothing else to do while Helm renders, so
 :class:`CrdPreparation` reads every CRD file the chart may print (its own and
 every subchart's, as if all were enabled), splits each into the documents
-``helm template`` prints for it and checks them for placeholders
-(:func:`lsp_render.secrets.scan.remember`), on a thread, during the render.
+``helm template`` prints for it and hands each to the caller's check (the
+pipeline's placeholder check, :func:`lsp_render.secrets.scan.remember`), on a
+thread, during the render.
 The child's answer then says which of them the stream holds and in what
 order; a file the guess missed is read then.
 
@@ -20,7 +21,7 @@ documents (tests/helm_crd_prep_test.py).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lsp_render.core.errors import LspRenderError, RenderError
@@ -65,8 +66,11 @@ _NOTHING: set[Path] = set()
 class CrdPreparation:
     """Read and split a chart's CRD files on a thread (see the module's docstring)."""
 
-    def __init__(self, chart_dir: Path) -> None:
+    def __init__(
+        self, chart_dir: Path, *, check_document: Callable[[str], object] | None = None
+    ) -> None:
         self._chart_dir = chart_dir
+        self._check = check_document
         self._ready: dict[tuple[str, str], list[Document]] = {}
         self._thread: threading.Thread | None = None
         if chart_dir not in _NOTHING:
@@ -76,7 +80,6 @@ class CrdPreparation:
             self._thread.start()
 
     def _run(self) -> None:
-        from lsp_render.secrets.scan import remember
         from lsp_render.sources.helm.dependencies import read_chart_yaml, subchart_names
 
         try:
@@ -90,7 +93,8 @@ class CrdPreparation:
             for filename, path, text in found or ():
                 docs = crd_documents(text, filename)
                 for doc in docs:
-                    remember(doc.text)
+                    if self._check is not None:
+                        self._check(doc.text)
                 self._ready[filename, path] = docs
         except (LspRenderError, OSError, ValueError):
             return  # a guess only: the files the stream holds are read after the render

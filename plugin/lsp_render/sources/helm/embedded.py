@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,12 +339,17 @@ def render_stream(inputs: HelmInputs) -> str:
     return "".join(crds + result.parts)
 
 
-def render_documents(inputs: HelmInputs) -> list[Document]:
+def render_documents(
+    inputs: HelmInputs, *, check_document: Callable[[str], object] | None = None
+) -> list[Document]:
     """Render a chart in the engine child: ``helm template``'s stream as its documents.
 
     The documents :func:`.output.stream_documents` gives for :func:`render_stream`'s
     text. When the child sends the names of the CRD files instead of their text,
     they were read and split here while it rendered (:mod:`.crd_prep`).
+
+    ``check_document`` is called with each CRD document's text as it is read
+    (:class:`.crd_prep.CrdPreparation`).
 
     Raises
     ------
@@ -354,7 +359,7 @@ def render_documents(inputs: HelmInputs) -> list[Document]:
     preparation = None
     if inputs.include_crds and child_in_use():
         start_engine_child()  # forked before the thread starts, never after
-        preparation = CrdPreparation(inputs.chart_dir)
+        preparation = CrdPreparation(inputs.chart_dir, check_document=check_document)
     try:
         result = _render_in_child(inputs)
     finally:
