@@ -265,3 +265,26 @@ def test_a_file_the_chart_did_not_have_when_prepared_is_read_when_named(tmp_path
     (chart / "crds" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
     docs = CrdPreparation(chart).documents("c", [("c/crds/a.yaml", "crds/a.yaml")])
     assert _docs(docs) == _docs(crd_documents("kind: CustomResourceDefinition\n", "c/crds/a.yaml"))
+
+
+_BROKEN_CHECK = """
+import sys
+from pathlib import Path
+from lsp_render.sources.helm.crd_prep import CrdPreparation
+
+def broken(text):
+    raise RuntimeError(text)
+
+prep = CrdPreparation(Path(sys.argv[1]), check_document=broken)
+docs = prep.documents("c", [("c/crds/a.yaml", "crds/a.yaml")])
+print(len(docs))
+"""
+
+
+def test_a_check_that_fails_on_the_thread_prints_nothing(tmp_path: Path) -> None:
+    chart = tmp_path / "c"
+    (chart / "crds").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "crds" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    proc = fresh_python(_BROKEN_CHECK, str(chart), env=base_env(tmp_path))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "1\n", "")

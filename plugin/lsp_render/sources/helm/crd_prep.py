@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from lsp_render.core.errors import LspRenderError, RenderError
+from lsp_render.core.errors import RenderError
 from lsp_render.core.manifests import Document
 from lsp_render.sources.helm.crd_files import read_crd_text, read_crds
 from lsp_render.sources.helm.output import crd_section, stream_documents
@@ -96,8 +96,8 @@ class CrdPreparation:
                     if self._check is not None:
                         self._check(doc.text)
                 self._ready[filename, path] = docs
-        except (LspRenderError, OSError, ValueError):
-            return  # a guess only: the files the stream holds are read after the render
+        except Exception:  # a guess only: what the stream holds is read after the render,
+            return  # and a thread's traceback would be a second line on stderr
 
     def documents(self, chart: str, crd_files: Sequence[tuple[str, str]]) -> list[Document]:
         """Return the documents of ``crd_files`` (name printed, path in the chart), in order.
