@@ -139,6 +139,13 @@ CASES = [
         ("app/templates/cm.yaml", "not a Kubernetes object"),
     ),
     Case(
+        "helm-json-not-an-object",
+        "Helm output document in JSON after its # Source: line, without a kind",
+        1,
+        ("app/templates/cm.yaml", "not a Kubernetes object"),
+    ),
+    Case("helm-json-object", "Helm output documents in JSON and flow YAML (rendered)", 0),
+    Case(
         "output-above-grpc-limit",
         "output above ARGOCD_GRPC_MAX_SIZE_MB",
         1,
@@ -519,6 +526,21 @@ def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
 @_case("helm-not-an-object")
 def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
     write_app(repo, _helm(template="owner: {{ .Release.Name }}\n"))
+    return [], {}
+
+
+@_case("helm-json-not-an-object")
+def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    write_app(repo, _helm(template='{"apiVersion": "v1", "owner": "{{ .Release.Name }}"}\n'))
+    return [], {}
+
+
+@_case("helm-json-object")
+def _(repo: Path, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    # helm template prints "# Source: ..." before each: the document starts with a comment
+    json_cm = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}\n'
+    flow_cm = "{apiVersion: v1, kind: ConfigMap, metadata: {name: f}}\n"
+    write_app(repo, _helm({"apps/app/templates/flow.yaml": flow_cm}, template=json_cm))
     return [], {}
 
 

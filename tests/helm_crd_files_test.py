@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import base_env, fresh_python
+from tests.cli_helpers import base_env, fresh_python, run
+from tests.realhelm import real_helm
+
+__all__ = ["real_helm"]  # a fixture, imported for pytest
 
 _SCRIPT = """
 import json, sys
@@ -94,7 +98,7 @@ def root(tmp_path: Path) -> Path:
             "crds/a.yaml": _crd("a"),
             "crds/B.yaml": _crd("b-upper"),
             "crds/b.yml": _crd("b"),
-            "crds/c.JSON": b'{"kind": "CustomResourceDefinition"}',
+            "crds/c.JSON": b'{"apiVersion": "apiextensions.k8s.io/v1", "kind": "Crd"}',
             "crds/d.txt": b"not a manifest",
             "crds/.yaml": _crd("dot"),
             "crds/e.Yaml": b"\xef\xbb\xbf" + _crd("bom"),
@@ -258,3 +262,45 @@ def test_the_engine_reads_files_where_it_can_and_asks_helm_elsewhere(root: Path)
     proc = fresh_python(_WIRING, str(root), "order", "deps", "aliased", env=base_env(root))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split("\n")[:3] == ["order files 9", "deps files 4", "aliased helm 1"]
+
+
+def test_the_command_prints_what_real_helm_prints(root: Path, real_helm: Path) -> None:
+    """The native oracle: ``helm template --include-crds`` itself, on each shape read from files."""
+    (root / ".git").mkdir()
+    env = base_env(root)
+    env["PATH"] = f"{root / 'no-helm'}:{env['PATH']}"
+    env.pop("LSP_RENDER_HELM", None)
+    cases = [("order", []), ("ignoring", []), ("deps", []), ("deps", ["alpha.enabled=false"])]
+    for chart, sets in cases:
+        set_args = [arg for value in sets for arg in ("--set", value)]
+        ours = run(
+            [
+                "render",
+                str(root / chart),
+                "--release-name",
+                "rel",
+                "--namespace",
+                "ns",
+                "--no-secrets",
+                *set_args,
+            ],
+            env=env,
+        )
+        assert ours.code == 0, ours.stderr
+        theirs = subprocess.run(
+            [
+                str(real_helm),
+                "template",
+                "rel",
+                str(root / chart),
+                "--namespace",
+                "ns",
+                "--include-crds",
+                *set_args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        assert ours.stdout == theirs.stdout, (chart, sets)

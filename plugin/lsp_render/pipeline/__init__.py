@@ -50,6 +50,9 @@ DEFAULT_MAX_OUTPUT_MB = 100.0
 
 _API_VERSION = re.compile(r"^[\"']?apiVersion[\"']?[ \t]*:", re.MULTILINE)
 _KIND = re.compile(r"^[\"']?kind[\"']?[ \t]*:", re.MULTILINE)
+_FIRST_CONTENT = re.compile(r"^[ \t]*([^ \t#\r\n])", re.MULTILINE)
+_FLOW_API_VERSION = re.compile(r"[{,\s][\"']?apiVersion[\"']?\s*:")
+_FLOW_KIND = re.compile(r"[{,\s][\"']?kind[\"']?\s*:")
 
 
 def template_context(
@@ -335,9 +338,9 @@ def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) 
         text = doc.text
         if is_blank(text):
             continue
-        stripped = text.lstrip()
-        if stripped.startswith("{"):
-            ok = '"apiVersion"' in text and '"kind"' in text
+        first = _FIRST_CONTENT.search(text)  # after Helm's "# Source:" line, if any
+        if first is not None and first.group(1) == "{":  # JSON, or a YAML flow mapping
+            ok = _FLOW_API_VERSION.search(text) is not None and _FLOW_KIND.search(text) is not None
         else:
             ok = _API_VERSION.search(text) is not None and _KIND.search(text) is not None
         if not ok:
