@@ -67,13 +67,10 @@ def _rules(chart_dir: Path) -> list[_Rule]:
     """Parse the chart's ``.helmignore`` and Helm's default rule (:class:`_UnsureError`: unsure)."""
     lines = [_DEFAULT_RULE]
     path = chart_dir / ".helmignore"
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None:
-        if not stat.S_ISREG(mode):
-            raise _UnsureError
+    kind = _kind(path)
+    if kind == "dir":
+        raise _UnsureError
+    if kind == "file":
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -121,14 +118,18 @@ def _is_manifest(name: str) -> bool:
     return extension.lower() in _MANIFEST_EXTENSIONS
 
 
+def _names(directory: Path) -> list[str]:
+    """List the names in ``directory`` in Go's byte order of their UTF-8 (str order)."""
+    try:
+        return sorted(entry.name for entry in directory.iterdir())
+    except OSError as exc:
+        raise _UnsureError from exc
+
+
 def _walk(rules: Sequence[_Rule], top: Path, relative: str) -> list[str]:
     """Helm's walk below ``top`` (named ``relative`` from the chart): files kept, in its order."""
     found: list[str] = []
-    try:
-        names = sorted(entry.name for entry in top.iterdir())
-    except OSError as exc:
-        raise _UnsureError from exc
-    for name in names:  # str order is Go's byte order of the UTF-8 names
+    for name in _names(top):
         path = f"{relative}/{name}"
         kind = _kind(top / name)
         if _ignored(rules, path, kind == "dir"):
@@ -163,11 +164,7 @@ def _subcharts(rules: Sequence[_Rule], chart_dir: Path) -> dict[str, Path]:
     if _kind(charts) != "dir" or _ignored(rules, "charts", True):
         return {}
     found: dict[str, Path] = {}
-    try:
-        names = sorted(entry.name for entry in charts.iterdir())
-    except OSError as exc:
-        raise _UnsureError from exc
-    for name in names:
+    for name in _names(charts):
         if name.startswith((".", "_")):
             continue
         kind = _kind(charts / name)
@@ -191,10 +188,7 @@ def _has_subcharts(rules: Sequence[_Rule], chart_dir: Path, prefix: str) -> bool
     charts = chart_dir / "charts"
     if _kind(charts) != "dir" or _ignored(rules, f"{prefix}/charts", True):
         return False
-    try:
-        return any(not entry.name.startswith((".", "_")) for entry in charts.iterdir())
-    except OSError as exc:
-        raise _UnsureError from exc
+    return any(not name.startswith((".", "_")) for name in _names(charts))
 
 
 def read_crd_text(path: Path) -> str:
@@ -218,7 +212,7 @@ def _text(path: Path) -> str:
 
 
 def read_crds(
-    chart_dir: Path, name: str, metadata: dict[str, Any], dependencies: Sequence[str]
+    chart_dir: Path, name: str, metadata: dict[str, Any], dependencies: Sequence[str] | None
 ) -> list[tuple[str, str, str]] | None:
     """Return Helm's ``CRDObjects()`` of a chart loaded from ``chart_dir`` and rendered.
 
@@ -231,7 +225,8 @@ def read_crds(
     metadata
         Helm's metadata of the chart (its ``dependencies`` say whether any has an alias).
     dependencies
-        The names of the subcharts the render kept, in Helm's order.
+        The names of the subcharts the render kept, in Helm's order; None for
+        every subchart ``charts/`` holds (what a render may print, before it).
 
     Returns
     -------
@@ -245,13 +240,14 @@ def read_crds(
         return None  # Helm 4 loads apiVersion v3 charts with another loader
     if any(not isinstance(dep, dict) or dep.get("alias") for dep in declared):
         return None
-    if len(set(dependencies)) != len(dependencies):
+    if dependencies is not None and len(set(dependencies)) != len(dependencies):
         return None
     try:
         rules = _rules(chart_dir)
         files = [(f"{name}/{rel}", path) for rel, path in _chart_crds(rules, chart_dir, "")]
-        subcharts = _subcharts(rules, chart_dir) if dependencies else {}
-        for dependency in dependencies:
+        wanted = dependencies is None or len(dependencies) > 0
+        subcharts = _subcharts(rules, chart_dir) if wanted else {}
+        for dependency in subcharts if dependencies is None else dependencies:
             sub_dir = subcharts.get(dependency)
             prefix = f"charts/{sub_dir.name}" if sub_dir is not None else ""
             if sub_dir is None or _has_subcharts(rules, sub_dir, prefix):

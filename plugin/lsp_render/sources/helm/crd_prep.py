@@ -80,14 +80,14 @@ class CrdPreparation:
             self._thread.start()
 
     def _run(self) -> None:
-        from lsp_render.sources.helm.dependencies import read_chart_yaml, subchart_names
+        from lsp_render.sources.helm.dependencies import read_chart_yaml
 
         try:
             metadata = read_chart_yaml(self._chart_dir)
             name = metadata.get("name") if metadata is not None else None
             if metadata is None or not isinstance(name, str):
                 return
-            found = read_crds(self._chart_dir, name, metadata, subchart_names(self._chart_dir))
+            found = read_crds(self._chart_dir, name, metadata, None)  # every subchart
             if not found:
                 _NOTHING.add(self._chart_dir)
             for filename, path, text in found or ():

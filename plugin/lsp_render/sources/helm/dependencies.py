@@ -36,7 +36,6 @@ __all__ = [
     "inspect_dependencies",
     "missing_dependency_error",
     "read_chart_yaml",
-    "subchart_names",
 ]
 
 _FILE_SCHEME = "file://"
@@ -131,29 +130,6 @@ def read_chart_yaml(chart_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def subchart_names(chart_dir: Path) -> list[str]:
-    """Return the names in the ``Chart.yaml`` of each directory in ``charts/``, in name order.
-
-    Directories whose name starts with ``.`` or ``_`` are left out, as Helm's loader does.
-
-    Raises
-    ------
-    InputError
-        An unreadable or malformed ``Chart.yaml``.
-    """
-    charts = chart_dir / "charts"
-    if not charts.is_dir():
-        return []
-    names = []
-    for entry in sorted(charts.iterdir()):
-        if entry.name.startswith((".", "_")) or not entry.is_dir():
-            continue
-        name = chart_yaml_name(entry)
-        if name is not None:
-            names.append(name)
-    return names
-
-
 def chart_yaml_name(chart_dir: Path) -> str | None:
     """Return the ``name`` in ``chart_dir/Chart.yaml``; None when there is no such string.
 
@@ -162,8 +138,8 @@ def chart_yaml_name(chart_dir: Path) -> str | None:
     InputError
         An unreadable or malformed ``Chart.yaml``.
     """
-    data = _read_yaml(chart_dir / "Chart.yaml", f"{chart_dir.name}/Chart.yaml")
-    name = data.get("name") if isinstance(data, dict) else None
+    data = read_chart_yaml(chart_dir)
+    name = data.get("name") if data is not None else None
     return name if isinstance(name, str) else None
 
 
