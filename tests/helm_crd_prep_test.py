@@ -7,8 +7,9 @@ files (during the render) and puts their documents first. Checked here:
 - the stream split whole and split as CRD sections plus the rest give the
   same documents, on generated sections (separators, comments, directives,
   ``...``, CRLF, inline content, non-ASCII, no final newline);
-- :func:`assemble_after_crds` is :func:`assemble_parts` without the CRD
-  sections, and None where Helm's trim would reach into the last CRD file;
+- a release's pieces without CRDs are :func:`assemble_parts` without the CRD
+  sections, and a release without resources says so (Helm's trim would reach
+  into the last CRD file);
 - the whole command, through a real engine child, prints what ``helm
   template --include-crds`` printed before (the CRDs listed by Helm), and a
   placeholder in a CRD file is still substituted (the placeholder check of
@@ -30,7 +31,7 @@ from lsp_render.sources.helm.crd_prep import CrdPreparation, crd_documents, crd_
 from lsp_render.sources.helm.engine_child import TextParts
 from lsp_render.sources.helm.output import (
     CrdFile,
-    assemble_after_crds,
+    Release,
     assemble_parts,
     crd_section,
     stream_documents,
@@ -96,8 +97,9 @@ _CRDS = [CrdFile("c/crds/a.yaml", "# c\n---\nkind: CustomResourceDefinition\n\n\
 
 @pytest.mark.parametrize("files", [_FILES, {**_FILES, "c/templates/empty.yaml": "  \n"}])
 def test_the_rest_after_the_crds_is_the_whole_stream_without_them(files: dict[str, str]) -> None:
-    rest = assemble_after_crds(files, skip_tests=False)
-    assert rest is not None
+    release = Release(files)
+    assert release.has_resources
+    rest = release.parts((), skip_tests=False)
     whole = "".join(assemble_parts(files, _CRDS, include_crds=True, skip_tests=False))
     crds = "".join(crd_section(crd.filename, crd.data) for crd in _CRDS)
     assert crds + "".join(rest) == whole
@@ -106,7 +108,7 @@ def test_the_rest_after_the_crds_is_the_whole_stream_without_them(files: dict[st
 @pytest.mark.parametrize("files", [_HOOK_ONLY, {}])
 def test_without_a_resource_the_crds_are_not_sent_apart(files: dict[str, str]) -> None:
     # Helm trims the release manifest's end: with no resource, that is the last CRD file's.
-    assert assemble_after_crds(files, skip_tests=False) is None
+    assert not Release(files).has_resources
     whole = "".join(assemble_parts(files, _CRDS, include_crds=True, skip_tests=False))
     assert not whole.startswith(crd_section(_CRDS[0].filename, _CRDS[0].data))
 

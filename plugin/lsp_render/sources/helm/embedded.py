@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,13 +56,7 @@ from lsp_render.sources.helm.engine_child import (
     start_engine_child,
     stop_engine_child,
 )
-from lsp_render.sources.helm.output import (
-    CrdFile,
-    assemble_after_crds,
-    assemble_parts,
-    crd_section,
-    stream_documents,
-)
+from lsp_render.sources.helm.output import CrdFile, Release, crd_section, stream_documents
 from lsp_render.sources.helm.values import (
     apply_set_values,
     ensure_json_values,
@@ -449,24 +443,18 @@ def _render_loaded(chart: sdk.Chart, loaded: _LoadedChart, inputs: HelmInputs) -
     # Read after rendering: the render dropped the subcharts the values disable.
     listed = inputs.include_crds and loaded.has_crds is not False
     found = _crds_from_files(chart, loaded) if listed else []
-    if found:
-        rest = assemble_after_crds(
-            files, skip_tests=inputs.skip_tests, skip_hooks=inputs.skip_hooks
-        )
-        if rest is not None:  # the caller reads the CRD files itself
-            return TextParts(rest, [(filename, path) for filename, path, _ in found])
-    crds = None if found is None else [CrdFile(filename, text) for filename, _, text in found]
-    background = _BackgroundCrds(chart, loaded.name) if crds is None else None
+    background = None
+    crds: Iterable[CrdFile]
+    if found is None:
+        crds = background = _BackgroundCrds(chart, loaded.name)
+    else:
+        crds = [CrdFile(filename, text) for filename, _, text in found]
     try:
-        return TextParts(
-            assemble_parts(
-                files,
-                background if background is not None else crds or (),
-                include_crds=inputs.include_crds,
-                skip_tests=inputs.skip_tests,
-                skip_hooks=inputs.skip_hooks,
-            )
-        )
+        release = Release(files, skip_hooks=inputs.skip_hooks)  # while Helm lists the CRDs
+        if found and release.has_resources:  # the caller reads the CRD files itself
+            listing = [(filename, path) for filename, path, _ in found]
+            return TextParts(release.parts((), skip_tests=inputs.skip_tests), listing)
+        return TextParts(release.parts(crds, skip_tests=inputs.skip_tests))
     finally:
         if background is not None:
             background.wait()  # never close the chart under a running Go call
@@ -493,7 +481,7 @@ class _BackgroundCrds:
 
     Go serialises 3-5 MB of CRDs of a big chart to JSON (kube-prometheus-stack:
     about 40 ms) without holding the GIL, so it overlaps the Python work of
-    :func:`.output.assemble_parts`, which iterates this object only at its end.
+    :meth:`.output.Release.parts`, which iterates this object only at its end.
     """
 
     def __init__(self, chart: sdk.Chart, name: str) -> None:

@@ -94,7 +94,7 @@ def call_engine(
     RenderError
         On a timeout, or when the child dies.
     """
-    if not _use_child():
+    if not child_in_use():
         return getattr(importlib.import_module(module), function)(*args)
     with _lock:  # one call at a time on the pipe
         return _call_child(module, function, args, timeout=timeout, what=what)
@@ -127,19 +127,15 @@ def _call_child(
 _in_child = False  # set in the engine child itself: it calls Helm directly, never forks
 
 
-def _use_child() -> bool:
+def child_in_use() -> bool:
+    """Tell whether :func:`call_engine` calls go to an engine child (not run in this process)."""
     # Never fork a process whose Go runtime is already started.
     return prefork.can_fork() and not _in_child
 
 
-def child_in_use() -> bool:
-    """Tell whether :func:`call_engine` calls go to an engine child (not run in this process)."""
-    return _use_child()
-
-
 def prestart_engine_child() -> None:
     """Start the engine child now, so that it loads Helm while the caller prepares the call."""
-    if _use_child():
+    if child_in_use():
         start_engine_child()
 
 
@@ -239,7 +235,7 @@ class TextParts:
     (no child) returns this object as it is. ``crd_files`` travels with it: a
     rendered chart's CRD files, ``(name printed, path in the chart)``, that
     precede the text in the stream and that the parent reads itself (the
-    text is then :func:`.output.assemble_after_crds`'), or None.
+    text is then what follows the CRDs, :meth:`.output.Release.parts` of none), or None.
     """
 
     __slots__ = ("crd_files", "parts")

@@ -30,7 +30,7 @@ __all__ = [
     "INSTALL_ORDER",
     "SEPARATOR",
     "CrdFile",
-    "assemble_after_crds",
+    "Release",
     "assemble_parts",
     "crd_section",
     "split_manifests",
@@ -301,29 +301,37 @@ def assemble_parts(
     RenderError
         When a rendered manifest is not valid YAML (``YAML parse error on ...``).
     """
-    generic, hooks = _manifests(files, skip_hooks=skip_hooks)
-    return _print(crds if include_crds else (), generic, hooks, skip_tests=skip_tests)
+    release = Release(files, skip_hooks=skip_hooks)
+    return release.parts(crds if include_crds else (), skip_tests=skip_tests)
 
 
-def assemble_after_crds(
-    files: Mapping[str, str], *, skip_tests: bool, skip_hooks: bool = False
-) -> list[str] | None:
-    """Build what ``helm template --include-crds`` prints after the CRDs, as pieces.
-
-    The whole stream is :func:`crd_section` of each CRD file followed by these
-    pieces. None when the release holds no resource outside the hooks: Helm
-    then trims the end of the last CRD file with the release manifest, so the
-    stream must be assembled whole (:func:`assemble_parts`).
+class Release:
+    """A chart's rendered files as ``helm template`` orders them: resources, then hooks.
 
     Raises
     ------
     RenderError
         When a rendered manifest is not valid YAML (``YAML parse error on ...``).
     """
-    generic, hooks = _manifests(files, skip_hooks=skip_hooks)
-    if not generic:
-        return None
-    return _print((), generic, hooks, skip_tests=skip_tests)
+
+    __slots__ = ("_generic", "_hooks")
+
+    def __init__(self, files: Mapping[str, str], *, skip_hooks: bool = False) -> None:
+        self._generic, self._hooks = _manifests(files, skip_hooks=skip_hooks)
+
+    @property
+    def has_resources(self) -> bool:
+        """Whether the release manifest holds a resource outside the hooks.
+
+        Without one, Helm's trim of the release manifest reaches the end of the
+        last CRD file, so the CRD sections cannot be printed apart from
+        :meth:`parts` of the rest.
+        """
+        return bool(self._generic)
+
+    def parts(self, crds: Iterable[CrdFile], *, skip_tests: bool) -> list[str]:
+        """Print ``crds`` (each a :func:`crd_section`), the resources, then the hooks: pieces."""
+        return _print(crds, self._generic, self._hooks, skip_tests=skip_tests)
 
 
 def crd_section(filename: str, data: str) -> str:
