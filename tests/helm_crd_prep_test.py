@@ -290,3 +290,33 @@ def test_a_check_that_fails_on_the_thread_prints_nothing(tmp_path: Path) -> None
     (chart / "crds" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
     proc = fresh_python(_BROKEN_CHECK, str(chart), env=base_env(tmp_path))
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "1\n", "")
+
+
+_LEFT_BEHIND = """
+import os, sys
+from pathlib import Path
+from lsp_render.argocd.request import build_request
+from lsp_render.core.context import SecretOptions
+from lsp_render.pipeline import render
+from lsp_render.secrets import scan
+
+secrets = SecretOptions(no_secrets=True) if sys.argv[2] == "none" else SecretOptions(
+    secrets_file=Path(sys.argv[2]))
+docs = render(build_request(Path(sys.argv[1]), environ=dict(os.environ), secrets=secrets))
+print(len(docs), len(scan._REMEMBERED))
+"""
+
+
+@pytest.mark.parametrize("secrets", ["none", "file"])
+def test_no_answer_is_worked_out_ahead_that_nobody_asks_for(tmp_path: Path, secrets: str) -> None:
+    """With --no-secrets nothing is checked: remembered answers would keep the CRD texts alive."""
+    chart = _chart(tmp_path)
+    (tmp_path / ".git").mkdir()
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text(json.dumps({"kv/op": {"note": "n0te"}}))
+    argument = "none" if secrets == "none" else str(secrets_file)
+    proc = fresh_python(_LEFT_BEHIND, str(chart), argument, env=base_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    count, left = proc.stdout.split()
+    assert int(count) > 3  # the CRDs' documents and the ConfigMap
+    assert left == "0"

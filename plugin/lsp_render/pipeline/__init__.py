@@ -326,9 +326,14 @@ def _render_helm(
     inputs = helm_inputs(request, the_plan, secret_texts=secret_texts, shielded=shielded)
     # Do not start an engine past the request's deadline.
     deadline.check(f"helm template {request.label}")
-    from lsp_render.secrets.scan import remember  # CRD documents checked during the render
+    from lsp_render.secrets import looks_for_placeholders
+    from lsp_render.secrets.scan import remember
 
-    return render_chart(inputs, allow_host=host_check(request.environ), check_document=remember)
+    # CRD documents read while Helm renders are checked for placeholders then, if the
+    # substitution will look at them: an answer nobody asks for would keep its text alive.
+    config = the_plan.config.secrets if the_plan.config is not None else None
+    check = remember if looks_for_placeholders(request, config) else None
+    return render_chart(inputs, allow_host=host_check(request.environ), check_document=check)
 
 
 def _check_objects(docs: list[Document], request: RenderRequest, kind: AppKind) -> None:

@@ -32,11 +32,30 @@ if TYPE_CHECKING:
     from lsp_render.core.manifests import Document
     from lsp_render.secrets.backend import SecretBackend, SecretRef, SecretResult
 
-__all__ = ["BackendFactory", "open_backend", "resolve_values", "substitute_documents"]
+__all__ = [
+    "BackendFactory",
+    "looks_for_placeholders",
+    "open_backend",
+    "resolve_values",
+    "substitute_documents",
+]
 
 
 BackendFactory = Callable[[], "SecretBackend"]
 """Makes the backend in place of the configured one (embedding, test doubles of the protocol)."""
+
+
+def looks_for_placeholders(request: RenderRequest, config: SecretsConfig | None) -> bool:
+    """Tell whether :func:`substitute_documents` checks the documents for placeholders.
+
+    Not with ``--no-secrets`` when secrets are delivered inline (no operator
+    delivery in ``lsp-render.yaml`` or the operator's policy): they are left as
+    they are, unread.
+    """
+    inline_only = (config is None or config.delivery == "inline") and not policy_file(
+        request.environ
+    )
+    return not (request.secrets.no_secrets and inline_only)
 
 
 def substitute_documents(
@@ -85,10 +104,7 @@ def substitute_documents(
         No backend is configured, or it cannot be reached (exit 3).
     """
     out = list(docs)
-    inline_only = (config is None or config.delivery == "inline") and not policy_file(
-        request.environ
-    )
-    if request.secrets.no_secrets and inline_only:
+    if not looks_for_placeholders(request, config):
         return out
     from lsp_render.secrets.scan import is_candidate
 
